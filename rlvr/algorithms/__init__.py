@@ -1,0 +1,21 @@
+"""The RL math as pure tensor functions: advantages, per-token policy losses, loss aggregation."""
+
+from rlvr.algorithms.advantages import ADVANTAGE_ESTIMATORS, group_advantages, zero_std_group_fraction
+from rlvr.algorithms.losses import (
+    LOSS_AGGREGATIONS,
+    POLICY_LOSSES,
+    aggregate_loss,
+    masked_mean,
+    policy_loss,
+)
+
+__all__ = [
+    "ADVANTAGE_ESTIMATORS",
+    "LOSS_AGGREGATIONS",
+    "POLICY_LOSSES",
+    "aggregate_loss",
+    "group_advantages",
+    "masked_mean",
+    "policy_loss",
+    "zero_std_group_fraction",
+]

@@ -1,0 +1,198 @@
+"""The tiny model: a ~1 M-parameter Qwen2 with a character tokenizer, built locally and warm-started.
+
+Nothing is downloaded. The tokenizer is made from a fixed character set; the model from a ``Qwen2Config``.
+A short supervised phase on synthetic worked solutions (see ``rlvr.data.arithmetic``) brings it to an
+accuracy well between 0 and 1, so that GRPO has signal. The result is saved with ``save_pretrained`` in a
+cache directory keyed by everything that determines it, so later runs (and every rank of a distributed
+run) load it through the same ``from_pretrained`` path as a real model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import string
+import time
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import torch
+from tqdm.auto import tqdm
+
+from rlvr.data.arithmetic import arithmetic_problems, worked_solution
+from rlvr.data.prompts import format_prompt
+
+log = logging.getLogger(__name__)
+
+PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
+CHARACTERS = string.printable.replace("\x0b", "").replace("\x0c", "").replace("\r", "")  # 97 characters
+CHAR_TOKENIZER_MARKER = "rlvr_tokenizer"
+# Bump when the code below changes what a warm-started model is, so stale caches are not reused.
+TINY_FORMAT_VERSION = 1
+
+
+def build_char_tokenizer():
+    """A character-level ``PreTrainedTokenizerFast``: one token per printable character."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate([PAD, EOS, UNK, *CHARACTERS])}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")  # every character alone
+    core.decoder = decoders.Fuse()  # join characters back without spaces
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token=PAD, eos_token=EOS, unk_token=UNK)
+    # AutoTokenizer would rebuild a Qwen2 tokenizer from the model type and drop our pre-tokenizer; this
+    # marker (saved in tokenizer_config.json, and kept by every later save) tells `load_tokenizer` not to.
+    tokenizer.init_kwargs[CHAR_TOKENIZER_MARKER] = "char"
+    return tokenizer
+
+
+def build_tiny_model(tokenizer, arch: Mapping[str, Any]):
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+        **arch,
+    )
+    return Qwen2ForCausalLM(config)
+
+
+def tiny_cache_key(spec: Mapping[str, Any], prompt_cfg: Mapping[str, Any]) -> str:
+    blob = json.dumps({"v": TINY_FORMAT_VERSION, "spec": spec, "prompt": prompt_cfg}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def ensure_tiny_model(spec: Mapping[str, Any], prompt_cfg: Mapping[str, Any], cache_dir: str | os.PathLike) -> Path:
+    """Path of the warm-started tiny model for ``spec``, building it once if the cache does not have it.
+
+    ``spec`` has ``arch`` (Qwen2Config fields), ``data`` (arguments of ``arithmetic_problems``) and
+    ``warmup`` (the supervised phase). A file lock makes concurrent callers (ranks, sweep jobs) build once.
+    """
+    spec, prompt_cfg = _plain(spec), _plain(prompt_cfg)
+    target = Path(cache_dir).expanduser() / "tiny" / tiny_cache_key(spec, prompt_cfg)
+    if (target / "warmup.json").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(target.with_suffix(".lock")):
+        if (target / "warmup.json").exists():  # built by someone else while we waited
+            return target
+        tokenizer = build_char_tokenizer()
+        torch.manual_seed(spec["warmup"]["seed"])
+        model = build_tiny_model(tokenizer, spec["arch"])
+        problems = arithmetic_problems(**spec["data"])
+        report = supervised_warmup(model, tokenizer, problems.train, prompt_cfg, **spec["warmup"])
+        report["heldout_accuracy"] = greedy_accuracy(model, tokenizer, problems.heldout, prompt_cfg)
+        report["parameters"] = sum(p.numel() for p in model.parameters())
+        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "warmup.json").write_text(json.dumps({"spec": spec, "prompt": prompt_cfg, **report}, indent=2))
+        os.replace(tmp, target)  # atomic: a reader sees the whole model or none
+        log.info("tiny model warm-started: %s", report)
+    return target
+
+
+def supervised_warmup(
+    model,
+    tokenizer,
+    problems,
+    prompt_cfg: Mapping[str, Any],
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    code_style_frac: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Teach ``model`` the answer format with cross-entropy on response tokens (cosine-decayed AdamW)."""
+    rng = random.Random(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    model.train()
+    start, loss = time.perf_counter(), torch.tensor(float("nan"))
+    with _all_cores():
+        for _ in (bar := tqdm(range(steps), desc="tiny warm-up (supervised)", leave=False)):
+            batch = [
+                (p, "code" if rng.random() < code_style_frac else "language") for p in rng.sample(problems, batch_size)
+            ]
+            input_ids, labels = _sft_batch(tokenizer, batch, prompt_cfg)
+            loss = model(input_ids=input_ids, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            schedule.step()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    return {"final_loss": loss.item(), "seconds": round(time.perf_counter() - start, 1)}
+
+
+def _sft_batch(tokenizer, batch, prompt_cfg) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded prompt+solution+EOS ids, with labels only on the solution and EOS (-100 elsewhere)."""
+    rows = []
+    for problem, style in batch:
+        prompt = tokenizer.encode(format_prompt(problem.problem, prompt_cfg), add_special_tokens=False)
+        solution = tokenizer.encode(worked_solution(problem, style), add_special_tokens=False) + [tokenizer.eos_token_id]
+        rows.append((prompt + solution, [-100] * len(prompt) + solution))
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.tensor([ids + [tokenizer.pad_token_id] * (width - len(ids)) for ids, _ in rows])
+    labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in rows])
+    return input_ids, labels
+
+
+@torch.no_grad()
+def greedy_accuracy(model, tokenizer, problems, prompt_cfg, max_new_tokens: int = 48) -> float:
+    """Share of ``problems`` whose greedy response ends in the right ``\\boxed{}`` (exact string match)."""
+    from rlvr.rollout.hf import HFEngine
+    from rlvr.rollout.base import SamplingParams
+
+    engine = HFEngine(model, tokenizer)
+    prompts = [tokenizer.encode(format_prompt(p.problem, prompt_cfg), add_special_tokens=False) for p in problems]
+    with _all_cores():
+        outputs = engine.generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens))
+    hits = [out[0].text.rstrip().endswith(f"\\boxed{{{p.answer}}}") for p, out in zip(problems, outputs)]
+    return sum(hits) / len(hits)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _all_cores() -> Iterator[None]:
+    """torchrun sets one thread per process; the one-off warm-up may use the whole machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(before, os.cpu_count() or 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _plain(obj: Any) -> Any:
+    """OmegaConf nodes -> plain dicts/lists, so they hash and serialise."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(obj, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(obj, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    return obj
+
+

@@ -1,0 +1,469 @@
+r"""Grading answers with math-verify in worker processes that are killed when they overrun.
+
+math-verify can spend unbounded time in sympy on a pathological answer (``\boxed{9^{9^{9^9}}}``).
+Its own timeouts use ``signal.alarm``, which only works in the main thread and can interrupt code
+that does not expect it, so they are turned off here (``parsing_timeout=None``,
+``timeout_seconds=None``) and the deadline is enforced from outside: each worker process grades one
+task at a time, and a worker still busy ``timeout_s`` after it started a task is SIGKILLed and
+replaced. Its task counts as incorrect and as a timeout; nothing else is lost and no step stalls.
+
+Workers come from the ``forkserver`` start method: the trainer process holds CUDA and NCCL state that
+``fork`` would copy, and a fork server that has math-verify preloaded forks a replacement worker in
+milliseconds instead of re-importing sympy as ``spawn`` would.
+
+The rule for a response: the content of its last ``\boxed{}`` is the answer; a response without any
+box is handed whole to math-verify, which extracts its last LaTeX or plain expression; an empty
+response, or one whose last box never closes (cut at the length limit), is incorrect.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import math
+import multiprocessing
+import os
+import re
+import signal
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
+
+from rlvr.rewards.extract import has_boxed, last_boxed
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NUM_WORKERS = 2
+DEFAULT_TIMEOUT_S = 5.0
+
+
+class Task(NamedTuple):
+    """One thing to grade. ``pred`` is a boxed answer, or the whole response when ``fallback``."""
+
+    pred: str | None
+    gold: str
+    fallback: bool = False
+
+
+# (pred, gold, fallback) -> correct; must be a module-level function so that it pickles by name.
+TaskFn = Callable[[str, str, bool], bool]
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    """Per input pair: whether it was graded correct, and whether it was not graded at all.
+
+    A task whose worker overran its deadline (or died) is ``correct=False, timed_out=True``.
+    """
+
+    correct: list[bool]
+    timed_out: list[bool]
+
+
+# --------------------------------------------------------------------------------------------------
+# What runs inside a worker.
+
+_INTEGER = re.compile(r"[+-]?\d{1,100}")  # bounded: int() refuses strings over 4300 digits
+# math-verify's LaTeX extraction only looks between delimiters; `\$` is an escaped dollar sign.
+_DELIMITED = re.compile(r"(?<!\\)\$|\\\(|\\\[")
+
+
+def _integer_verdict(pred: str, gold: str) -> bool | None:
+    """Exact verdict when both sides are plain integers, so "070" == "70" without sympy; else None."""
+    pred, gold = pred.strip(), gold.strip()
+    if _INTEGER.fullmatch(pred) and _INTEGER.fullmatch(gold):
+        return int(pred) == int(gold)
+    return None
+
+
+def _as_latex(text: str) -> str:
+    return text if _DELIMITED.search(text) else f"${text}$"
+
+
+@functools.cache
+def _extraction_config() -> tuple[Any, ...]:
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig
+
+    return (LatexExtractionConfig(), ExprExtractionConfig())
+
+
+def _parse(text: str) -> list[Any]:
+    from math_verify import parse
+
+    return parse(text, extraction_config=_extraction_config(), parsing_timeout=None)
+
+
+def _verify(gold: list[Any], pred: list[Any]) -> bool:
+    from math_verify import verify
+
+    # Not symmetric: math-verify wants the gold answer first.
+    return bool(verify(gold, pred, timeout_seconds=None))
+
+
+def verify_answer(pred: str, gold: str) -> bool:
+    r"""Whether an extracted answer (a box's content) equals the gold answer. Never raises.
+
+    Both sides are read as LaTeX, wrapped in ``$...$`` when they carry no math delimiters.
+    Runs without a deadline: call it through a ``GraderPool`` unless the input is trusted.
+
+    >>> verify_answer(r"\frac{1}{2}", "0.5"), verify_answer("070", "70"), verify_answer("7", "70")
+    (True, True, False)
+    """
+    try:
+        exact = _integer_verdict(pred, gold)
+        if exact is not None:
+            return exact
+        return _verify(_parse(_as_latex(gold)), _parse(_as_latex(pred)))
+    except Exception:
+        return False
+
+
+def verify_response(response: str, gold: str) -> bool:
+    """Whether a whole response (one without ``\\boxed{}``) ends on the gold answer, per math-verify's
+    own extraction of the last LaTeX or plain expression. Never raises.
+
+    >>> verify_response("The answer is 5", "5"), verify_response("I give up.", "5")
+    (True, False)
+    """
+    try:
+        return _verify(_parse(_as_latex(gold)), _parse(response))
+    except Exception:
+        return False
+
+
+def grade_task(pred: str, gold: str, fallback: bool) -> bool:
+    """The default ``TaskFn``: a boxed answer, or a whole response when ``fallback``."""
+    return verify_response(pred, gold) if fallback else verify_answer(pred, gold)
+
+
+def _warm_up() -> None:
+    """Build math-verify's regexes and LaTeX parser before the first deadline starts counting."""
+    logging.getLogger("math_verify").setLevel(logging.ERROR)  # its "timeout is disabled" warning is by design here
+    verify_answer(r"\frac{1}{2}", "0.5")
+
+
+_READY = "ready"
+
+
+def _worker_main(conn: Connection, task_fn: TaskFn) -> None:
+    """Receive chunks of ``(task_id, pred, gold, fallback)``; answer ``(task_id, correct)`` per task
+    as it finishes, so the parent always knows which task a stuck worker is on."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle; it then closes the pool
+    _warm_up()
+    conn.send(_READY)
+    while True:
+        try:
+            chunk = conn.recv()
+        except EOFError:  # the parent is gone
+            return
+        if chunk is None:
+            return
+        for task_id, pred, gold, fallback in chunk:
+            try:
+                correct = bool(task_fn(pred, gold, fallback))
+            except Exception:
+                correct = False
+            conn.send((task_id, correct))
+
+
+# --------------------------------------------------------------------------------------------------
+# The parent side.
+
+
+@functools.cache
+def _mp_context() -> multiprocessing.context.BaseContext:
+    ctx = multiprocessing.get_context("forkserver")
+    # The fork server is one per process; preloading sets what every worker is forked with. It has no
+    # effect if something else already started the server; workers then import math-verify themselves.
+    ctx.set_forkserver_preload(["__main__", "math_verify", __name__])
+    return ctx
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    started_at: float
+    ready: bool = False
+    inflight: deque[int] = field(default_factory=deque)  # task ids sent, in the order it runs them
+    deadline: float = math.inf  # when the task it is running now must be done
+
+    @property
+    def idle(self) -> bool:
+        return self.ready and not self.inflight
+
+
+def _fast_verdict(task: Task) -> bool | None:
+    """A verdict that needs no worker, or None."""
+    if task.pred is None or not task.pred.strip():
+        return False
+    if task.fallback:
+        return None
+    if task.pred.strip() == task.gold.strip():
+        return True
+    return _integer_verdict(task.pred, task.gold)
+
+
+class GraderPool:
+    """Worker processes that grade ``(pred, gold)`` pairs, each task under a hard deadline.
+
+    Workers start on first use and live until ``close()`` (also run at exit). Distinct tasks are
+    dispatched in small chunks to idle workers; each worker reports per task, and its deadline is
+    ``timeout_s`` after it started its current task. On a timeout only that task is failed: the
+    rest of the killed worker's chunk goes back to the front of the queue and is graded normally.
+    Not for use across ``fork``: a forked child must build its own pool (``get_grader`` does).
+
+    Args:
+        num_workers: worker processes; each grades one task at a time.
+        timeout_s: per-task deadline in seconds.
+        task_fn: module-level ``(pred, gold, fallback) -> bool`` run in the workers (tests inject a slow one).
+        chunk_size: most tasks sent to a worker at once; chunks shrink when the queue is short so
+            that all workers get a share.
+        start_timeout_s: a worker not ready after this long is an error, not a timeout.
+    """
+
+    def __init__(
+        self,
+        num_workers: int = DEFAULT_NUM_WORKERS,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        *,
+        task_fn: TaskFn = grade_task,
+        chunk_size: int = 8,
+        start_timeout_s: float = 120.0,
+    ) -> None:
+        if num_workers < 1:
+            raise ValueError(f"num_workers must be >= 1, got {num_workers!r}")
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
+        self.num_workers = int(num_workers)
+        self.timeout_s = float(timeout_s)
+        self.task_fn = task_fn
+        self.chunk_size = max(1, int(chunk_size))
+        self.start_timeout_s = start_timeout_s
+        # Cumulative, for logging: pairs asked, distinct tasks, graded without a worker, sent to one,
+        # timed out (or worker died), workers started.
+        self.counts: Counter[str] = Counter()
+        self.pid = os.getpid()
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        atexit.register(self.close)
+
+    # -- public -----------------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def grade(self, pairs: Iterable[tuple]) -> GradeResult:
+        """Grade ``(pred, gold)`` or ``(pred, gold, fallback)`` pairs; ``pred=None`` is incorrect."""
+        tasks = [Task(p[0], str(p[1]), *p[2:]) for p in pairs]
+        distinct = list(dict.fromkeys(tasks))
+        verdicts = {task: _fast_verdict(task) for task in distinct}
+        todo = [task for task, verdict in verdicts.items() if verdict is None]
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this GraderPool is closed")
+            if todo:
+                verdicts.update(zip(todo, self._run(todo)))
+            self.counts.update(pairs=len(tasks), distinct=len(distinct), fast=len(distinct) - len(todo), sent=len(todo))
+        return GradeResult(
+            correct=[verdicts[t] is True for t in tasks],
+            timed_out=[verdicts[t] is None for t in tasks],
+        )
+
+    def close(self) -> None:
+        """Stop the workers; idempotent. Idle workers exit on their own, the rest are killed."""
+        with self._lock:  # a grade() in another thread finishes first: it cannot outlast its deadlines
+            if self._closed:
+                return
+            self._closed = True
+            atexit.unregister(self.close)
+            if os.getpid() != self.pid:  # a forked copy: the workers are not ours to stop
+                return
+            for worker in self._workers:
+                try:
+                    worker.conn.send(None)
+                except OSError:
+                    pass
+            give_up = time.monotonic() + 1.0
+            for worker in self._workers:
+                worker.process.join(timeout=max(0.0, give_up - time.monotonic()))
+                self._stop(worker)
+            self._workers = []
+
+    def __enter__(self) -> GraderPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        task_fn = self.task_fn.__name__
+        return f"GraderPool(num_workers={self.num_workers}, timeout_s={self.timeout_s}, task_fn={task_fn})"
+
+    # -- scheduling -------------------------------------------------------------------------------
+
+    def _run(self, todo: list[Task]) -> list[bool | None]:
+        """Verdicts for ``todo`` in order; None where the task was not graded."""
+        if os.getpid() != self.pid:
+            raise RuntimeError("a GraderPool cannot be used from a forked process; use get_grader() there")
+        queue = deque(range(len(todo)))
+        verdicts: dict[int, bool | None] = {}
+        try:
+            self._fill()
+            while len(verdicts) < len(todo):
+                self._dispatch(queue, todo)
+                self._collect(queue, verdicts)
+                self._enforce_deadlines(queue, verdicts)
+        except BaseException:
+            # Interrupted mid-call: results still on their way would be mistaken for the next call's.
+            for i, worker in enumerate(self._workers):
+                if worker.inflight:
+                    self._stop(worker)
+                    self._workers[i] = self._start_worker()
+            raise
+        return [verdicts[i] for i in range(len(todo))]
+
+    def _fill(self) -> None:
+        while len(self._workers) < self.num_workers:
+            self._workers.append(self._start_worker())
+
+    def _start_worker(self) -> _Worker:
+        ctx = _mp_context()
+        parent_conn, child_conn = ctx.Pipe()
+        process = ctx.Process(target=_worker_main, args=(child_conn, self.task_fn), name="grader", daemon=True)
+        process.start()
+        child_conn.close()  # so that the worker's death reads as EOF here
+        self.counts["started"] += 1
+        return _Worker(process, parent_conn, started_at=time.monotonic())
+
+    def _dispatch(self, queue: deque[int], todo: list[Task]) -> None:
+        idle = [w for w in self._workers if w.idle]
+        if not idle or not queue:
+            return
+        size = min(self.chunk_size, math.ceil(len(queue) / len(self._workers)))
+        for worker in idle:
+            if not worker.process.is_alive():  # died while idle (e.g. the OOM killer): no task of ours was lost
+                self._replace(worker, queue, verdicts={}, reason="died while idle")
+                continue
+            ids = [queue.popleft() for _ in range(min(size, len(queue)))]
+            if not ids:
+                return
+            worker.inflight.extend(ids)
+            worker.deadline = time.monotonic() + self.timeout_s
+            try:
+                worker.conn.send([(i, *todo[i]) for i in ids])
+            except OSError:  # it died while idle: none of these ran, so none of them fails
+                worker.inflight.clear()
+                queue.extendleft(reversed(ids))
+                self._replace(worker, queue, verdicts={}, reason="died while idle")
+
+    def _collect(self, queue: deque[int], verdicts: dict[int, bool | None]) -> None:
+        """Wait for the first message or deadline, then read everything that has arrived."""
+        waiting = [w for w in self._workers if not w.ready or w.inflight]
+        ready = wait([w.conn for w in waiting], timeout=self._wait_s(waiting))
+        for worker in waiting:
+            if worker.conn in ready:
+                self._read(worker, queue, verdicts)
+
+    def _wait_s(self, waiting: list[_Worker]) -> float:
+        limits = [w.deadline if w.ready else w.started_at + self.start_timeout_s for w in waiting]
+        return max(0.0, min(limits, default=0.0) - time.monotonic())
+
+    def _read(self, worker: _Worker, queue: deque[int], verdicts: dict[int, bool | None]) -> None:
+        try:
+            while worker.conn.poll():
+                message = worker.conn.recv()
+                if message == _READY:
+                    worker.ready = True
+                    continue
+                task_id, correct = message
+                assert worker.inflight.popleft() == task_id, "grader worker answered out of order"
+                verdicts[task_id] = correct
+                worker.deadline = time.monotonic() + self.timeout_s if worker.inflight else math.inf
+        except (EOFError, OSError):
+            self._replace(worker, queue, verdicts, reason="died")
+
+    def _enforce_deadlines(self, queue: deque[int], verdicts: dict[int, bool | None]) -> None:
+        now = time.monotonic()
+        for worker in list(self._workers):
+            # A result that arrived since _collect read the pipe wins: the next _collect reads it.
+            if worker.ready and worker.inflight and now > worker.deadline and not worker.conn.poll():
+                self._replace(worker, queue, verdicts, reason=f"timed out after {self.timeout_s:g} s")
+            elif not worker.ready and now > worker.started_at + self.start_timeout_s:
+                raise RuntimeError(f"a grader worker was not ready after {self.start_timeout_s:.0f} s")
+
+    def _replace(self, worker: _Worker, queue: deque[int], verdicts: dict[int, bool | None], reason: str) -> None:
+        """Kill a worker; fail the one task it was running, requeue the rest of its chunk, start another."""
+        self._stop(worker)
+        if not worker.ready:
+            raise RuntimeError(
+                f"a grader worker exited with code {worker.process.exitcode} before it was ready (its traceback "
+                f"is above). Is {self.task_fn.__module__}.{self.task_fn.__name__} importable in a fresh process, "
+                "and does the main script keep its work under `if __name__ == '__main__':`?"
+            )
+        if worker.inflight:
+            verdicts[worker.inflight.popleft()] = None
+            self.counts["timeouts"] += 1
+            log.warning("a grader worker %s; its task counts as incorrect", reason)
+        queue.extendleft(reversed(worker.inflight))
+        self._workers[self._workers.index(worker)] = self._start_worker()
+
+    @staticmethod
+    def _stop(worker: _Worker) -> None:
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(timeout=5.0)
+        worker.conn.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# One pool per process, shared by rewards and metrics.
+
+_shared: GraderPool | None = None
+_shared_lock = threading.Lock()
+
+
+def get_grader(num_workers: int | None = None, timeout_s: float | None = None) -> GraderPool:
+    """The process-wide pool, created on first call; None means "whatever it has (or the default)".
+
+    Asking for settings that differ from the existing pool's is an error rather than a silent
+    restart, since two callers would otherwise fight over it.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared.closed or _shared.pid != os.getpid():
+            _shared = GraderPool(
+                DEFAULT_NUM_WORKERS if num_workers is None else num_workers,
+                DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s,
+            )
+            return _shared
+        asked = {"num_workers": num_workers, "timeout_s": timeout_s}
+        clash = {k: v for k, v in asked.items() if v is not None and v != getattr(_shared, k)}
+        if clash:
+            raise ValueError(f"the shared grader already runs with {_shared!r}; asked for {clash}")
+        return _shared
+
+
+def response_task(response: str, gold: str) -> Task:
+    """What to grade for one response (see the module docstring for the rule)."""
+    boxed = last_boxed(response)
+    if boxed is not None:
+        return Task(boxed, str(gold))
+    if has_boxed(response) or not response.strip():
+        return Task(None, str(gold))
+    return Task(response, str(gold), fallback=True)
+
+
+def grade_responses(responses: Sequence[str], answers: Sequence[str], pool: GraderPool | None = None) -> GradeResult:
+    """Extract each response's answer and grade it against its gold answer on ``pool`` (default: shared)."""
+    if len(responses) != len(answers):
+        raise ValueError(f"{len(responses)} responses but {len(answers)} answers")
+    pool = get_grader() if pool is None else pool
+    return pool.grade([response_task(r, a) for r, a in zip(responses, answers)])

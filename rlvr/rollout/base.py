@@ -1,0 +1,46 @@
+"""The rollout-engine interface: prompts and sampling parameters in; tokens, text and finish reason out.
+
+The trainer talks only to this interface. ``HFEngine`` implements it with ``transformers.generate`` (CPU and
+small GPU runs); a vLLM engine implements the same methods on GPUs. After every policy update the trainer
+pushes the new weights in with ``load_weights``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Literal, Protocol, Sequence
+
+import torch
+
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    n: int = 1  # samples per prompt (GRPO's group size)
+    temperature: float = 1.0  # 0 means greedy
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    seed: int | None = None
+    stop: tuple[str, ...] = ()  # extra stop strings (e.g. "</answer>"); EOS always stops
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or self.max_new_tokens < 1:
+            raise ValueError(f"SamplingParams needs n >= 1 and max_new_tokens >= 1, got {self}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"SamplingParams needs temperature >= 0 and 0 < top_p <= 1, got {self}")
+
+
+@dataclass(frozen=True)
+class Completion:
+    token_ids: tuple[int, ...]  # the response's tokens, including the EOS token when it finished
+    text: str  # decoded response, without EOS
+    finish_reason: FinishReason  # "stop": EOS or a stop string; "length": hit max_new_tokens
+
+
+class RolloutEngine(Protocol):
+    def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[list[Completion]]:
+        """``params.n`` completions for each prompt (token ids), in prompt order."""
+
+    def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
+        """Replace the engine's weights with the policy's (names as in ``model.named_parameters()``)."""

@@ -1,0 +1,1 @@
+"""Training: ``python -m rlvr.train [overrides]`` (see ``rlvr.train.__main__``)."""

@@ -1,0 +1,424 @@
+"""The GRPO loop: generate -> score -> advantages -> old log-probs -> mini-batch updates -> log.
+
+One step, with R = rollout_batch_size prompts and G = group_size samples each:
+  1. push the policy's weights into the rollout engine; sample G responses for each of R prompts
+     (each rank samples R / world_size prompts: whole groups stay on one rank);
+  2. score them with the configured reward, and always with the ground-truth grader and the
+     code-reasoning rule too (the paper's argument is about those, whatever the training reward);
+  3. group-normalised advantages; log-probs of the sampling policy ("old") computed once;
+  4. shuffle, split into mini-batches of M samples, one optimizer step per mini-batch (micro-batches
+     accumulate inside it), ``epochs_per_rollout`` passes: R*G/M x epochs optimizer steps per rollout;
+  5. write metrics, rollouts and (every ``checkpoint_every`` steps) a checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from rlvr.algorithms import ADVANTAGE_ESTIMATORS, policy_loss, zero_std_group_fraction
+from rlvr.data import Problem, PromptSampler, format_prompt
+from rlvr.models import load_causal_lm, load_tokenizer, resolve_model_path
+from rlvr.rewards import grade_responses, is_code_reasoning
+from rlvr.rollout import Completion, SamplingParams
+from rlvr.train import distributed as D
+from rlvr.train.batch import TokenBatch, make_token_batch, response_logprobs
+from rlvr.train.plan import StepPlan, microbatch_loss_weight, plan_step
+from rlvr.train.rundir import RunDir
+from rlvr.train.zero import deepspeed_config, full_parameters, load_policy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Rollouts:
+    """One step's samples on this rank; sample ``i`` of prompt ``p`` is row ``p * G + i``."""
+
+    problems: list[Problem]  # per sample
+    sample_indices: list[int]
+    prompt_texts: list[str]
+    prompt_tokens: list[list[int]]
+    completions: list[Completion]
+
+    @property
+    def responses(self) -> list[str]:
+        return [c.text for c in self.completions]
+
+
+@dataclass
+class Scores:
+    rewards: torch.Tensor  # [N] training reward
+    correct: torch.Tensor  # [N] bool, ground truth
+    is_code: torch.Tensor  # [N] bool
+    advantages: torch.Tensor  # [N]
+    grader_timeouts: int
+
+
+def derive_seed(*parts: Any) -> int:
+    """A 63-bit seed from any parts, stable across processes and Python versions."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+class GRPOTrainer:
+    def __init__(self, cfg: DictConfig, run_path: str | Path, dist: D.DistInfo, plan: StepPlan) -> None:
+        self.cfg, self.dist, self.plan = cfg, dist, plan
+        self.alg, self.tcfg = cfg.algorithm, cfg.trainer
+        self.run = RunDir(run_path, is_main=dist.is_main)
+        torch.manual_seed(derive_seed(cfg.seed, "init", dist.rank))
+
+        model_path = resolve_model_path(cfg.model, cfg.paths.cache_dir)  # builds the tiny model once
+        self.tokenizer = load_tokenizer(model_path, trust_remote_code=cfg.model.trust_remote_code)
+        # The engine's copy is loaded before any ZeRO-3 context exists, so it stays whole.
+        engine_model = load_causal_lm(
+            model_path, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code, device=str(dist.device)
+        )
+        self.engine = instantiate(cfg.engine, model=engine_model, tokenizer=self.tokenizer)
+        ds_config = deepspeed_config(
+            mini_batch_size=self.alg.mini_batch_size,
+            micro_batch_size=self.tcfg.micro_batch_size,
+            world_size=dist.world_size,
+            zero_stage=self.tcfg.zero_stage,
+            grad_clip=self.alg.grad_clip,
+            dtype=cfg.model.dtype,
+        )
+        policy = load_policy(
+            model_path,
+            ds_config,
+            dtype=cfg.model.dtype,
+            trust_remote_code=cfg.model.trust_remote_code,
+            gradient_checkpointing=cfg.model.gradient_checkpointing,
+        )
+        self.num_parameters = sum(getattr(p, "ds_numel", p.numel()) for p in policy.parameters())
+        optimizer = torch.optim.AdamW(
+            policy.parameters(), lr=self.alg.lr, betas=tuple(self.alg.betas), weight_decay=self.alg.weight_decay
+        )
+        import deepspeed
+
+        self.policy, *_ = deepspeed.initialize(model=policy, optimizer=optimizer, config=ds_config)
+        self.reward = instantiate(cfg.reward)
+        self.data = instantiate(cfg.data)
+        self.train_problems = self._fitting_prompts(self.data.train)
+        self.sampler = PromptSampler(len(self.train_problems), self.alg.rollout_batch_size, cfg.seed)
+        self.run.write_start(
+            cfg,
+            world_size=dist.world_size,
+            extra={"model_path": model_path, "num_parameters": self.num_parameters, "reward_version": self.reward.version},
+        )
+
+    # ------------------------------------------------------------------ the loop
+    def train(self) -> dict[str, float]:
+        cfg, total = self.cfg, self.tcfg.total_steps
+        self._say(f"model {cfg.model.name}: {self.num_parameters / 1e6:.2f} M parameters; {self.plan.describe()}")
+        self._sync_weights()
+        start_eval = self.evaluate_heldout()
+        self._say(f"held-out accuracy at start: {start_eval['eval/heldout/accuracy']:.3f}")
+        self.run.log_metrics(0, start_eval)
+        bar = tqdm(range(1, total + 1), desc="GRPO", disable=not self.dist.is_main, dynamic_ncols=True)
+        metrics: dict[str, float] = {}
+        for step in bar:
+            metrics = self.step(step)
+            if self.tcfg.eval_every and step % self.tcfg.eval_every == 0 and step != total:
+                metrics.update(self.evaluate_heldout())
+            if step == total:
+                metrics.update(self.evaluate_heldout())
+            self.run.log_metrics(step, metrics)
+            if step % self.tcfg.checkpoint_every == 0 or step == total:
+                self.save_checkpoint(step)
+            bar.set_postfix(reward=f"{metrics['train/reward_mean']:.2f}", acc=f"{metrics['train/accuracy']:.2f}")
+        self._say(
+            f"held-out accuracy: {start_eval['eval/heldout/accuracy']:.3f} at start -> "
+            f"{metrics['eval/heldout/accuracy']:.3f} after {total} steps; run directory: {self.run.path}"
+        )
+        return {"start/" + k: v for k, v in start_eval.items()} | metrics
+
+    def step(self, step: int) -> dict[str, float]:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        with _timer(timings, "perf/sync_s"):
+            if step > 1:  # step 1 uses the weights pushed before the start evaluation
+                self._sync_weights()
+        with _timer(timings, "perf/rollout_s"):
+            rollouts = self.generate(step)
+        with _timer(timings, "perf/reward_s"):
+            scores = self.score(step, rollouts)
+        with _timer(timings, "perf/train_s"):
+            batch = make_token_batch(
+                rollouts.prompt_tokens, [c.token_ids for c in rollouts.completions], self.engine.pad_id
+            ).to(self.dist.device)
+            actor = self.update(step, batch, scores.advantages.to(self.dist.device))
+        metrics = self._rollout_metrics(rollouts, scores, batch) | actor
+        timings["perf/step_s"] = time.perf_counter() - started
+        metrics |= timings
+        metrics["perf/tokens_per_s"] = metrics.pop("_tokens") / timings["perf/step_s"]
+        self._log_rollouts(step, rollouts, scores)
+        return metrics
+
+    # ------------------------------------------------------------------ phases
+    def generate(self, step: int) -> Rollouts:
+        G = self.alg.group_size
+        indices = self.sampler.indices(step)[self.dist.rank :: self.dist.world_size]
+        problems = [self.train_problems[i] for i in indices]
+        texts = [self._prompt_text(p) for p in problems]
+        tokens = [self._encode(t) for t in texts]
+        params = SamplingParams(
+            n=G,
+            temperature=self.alg.temperature,
+            top_p=self.alg.top_p,
+            max_new_tokens=self.alg.max_response_len,
+            seed=derive_seed(self.cfg.seed, "rollout", step, self.dist.rank),
+            stop=tuple(self.cfg.model.get("stop", ()) or ()),
+        )
+        groups = self.engine.generate(tokens, params)
+        return Rollouts(
+            problems=[p for p in problems for _ in range(G)],
+            sample_indices=[i for _ in problems for i in range(G)],
+            prompt_texts=[t for t in texts for _ in range(G)],
+            prompt_tokens=[t for t in tokens for _ in range(G)],
+            completions=[c for group in groups for c in group],
+        )
+
+    def score(self, step: int, rollouts: Rollouts) -> Scores:
+        answers = [p.answer for p in rollouts.problems]
+        rewards = self.reward(
+            rollouts.responses,
+            answers,
+            seed=self.cfg.seed,
+            step=step,
+            prompt_ids=[p.id for p in rollouts.problems],
+            sample_indices=rollouts.sample_indices,
+        )
+        graded = grade_responses(rollouts.responses, answers)
+        rewards_t = torch.tensor(rewards, dtype=torch.float32)
+        adv_cfg = OmegaConf.to_container(self.alg.advantage, resolve=True)
+        estimator = ADVANTAGE_ESTIMATORS.get(adv_cfg.pop("estimator"))
+        return Scores(
+            rewards=rewards_t,
+            correct=torch.tensor(graded.correct, dtype=torch.bool),
+            is_code=torch.tensor([is_code_reasoning(r) for r in rollouts.responses], dtype=torch.bool),
+            advantages=estimator(rewards_t, self.alg.group_size, **adv_cfg),
+            grader_timeouts=sum(graded.timed_out),
+        )
+
+    @torch.no_grad()
+    def old_logprobs(self, batch: TokenBatch) -> torch.Tensor:
+        micro = self.tcfg.micro_batch_size
+        chunks = [
+            response_logprobs(self.policy, batch.select(slice(i, i + micro)), self.alg.temperature)[0]
+            for i in range(0, len(batch), micro)
+        ]
+        return torch.cat(chunks)
+
+    def update(self, step: int, batch: TokenBatch, advantages: torch.Tensor) -> dict[str, float]:
+        alg, clip = self.alg, self.cfg.clip
+        old = self.old_logprobs(batch)
+        means: dict[str, list[float]] = defaultdict(list)
+        extremes = {"ratio_max": -float("inf"), "ratio_min": float("inf")}
+        entropy_sum = torch.zeros(())
+        micro, mini = self.tcfg.micro_batch_size, self.plan.mini_batch_per_rank
+        micro_batches_per_optimizer_step = self.plan.grad_accumulation * self.dist.world_size
+        generator = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "shuffle", step, self.dist.rank))
+        for epoch in range(alg.epochs_per_rollout):
+            order = torch.randperm(len(batch), generator=generator)
+            for start in range(0, len(batch), mini):
+                mini_idx = order[start : start + mini]
+                mini_tokens = D.all_reduce_sum(batch.response_mask[mini_idx].sum().cpu()).item()
+                for m0 in range(0, mini, micro):
+                    idx = mini_idx[m0 : m0 + micro].to(self.dist.device)
+                    part = batch.select(idx)
+                    logprobs, entropy = response_logprobs(self.policy, part, alg.temperature, with_entropy=True)
+                    loss, stats = policy_loss(
+                        logprobs,
+                        old[idx],
+                        advantages[idx],
+                        part.response_mask,
+                        clip=clip.mode,
+                        clip_low=clip.low,
+                        clip_high=clip.high,
+                        aggregation=alg.loss_aggregation,
+                        max_response_len=alg.max_response_len,
+                    )
+                    weight = microbatch_loss_weight(
+                        alg.loss_aggregation, part.response_mask.sum().item(), mini_tokens, micro_batches_per_optimizer_step
+                    )
+                    self.policy.backward(loss * weight)
+                    self.policy.step()  # DeepSpeed steps the optimizer only at the accumulation boundary
+                    means["actor/loss"].append(loss.item())
+                    for key in ("clip_frac_low", "clip_frac_high", "clip_frac", "ratio_mean", "approx_kl"):
+                        means[f"actor/{key}"].append(stats[key].item())
+                    extremes["ratio_max"] = max(extremes["ratio_max"], stats["ratio_max"].item())
+                    extremes["ratio_min"] = min(extremes["ratio_min"], stats["ratio_min"].item())
+                    if epoch == 0:
+                        entropy_sum += (entropy * part.response_mask).sum().cpu()
+                means["actor/grad_norm"].append(_as_float(self.policy.get_global_grad_norm()))
+        return self._reduce_actor(means, extremes, entropy_sum, batch.response_mask.sum().cpu())
+
+    # ------------------------------------------------------------------ evaluation and checkpoints
+    @torch.no_grad()
+    def evaluate_heldout(self) -> dict[str, float]:
+        """Greedy accuracy on the data set's held-out problems (sharded over ranks)."""
+        problems = list(self.data.heldout[self.dist.rank :: self.dist.world_size])
+        if not problems:
+            return {}
+        params = SamplingParams(n=1, temperature=0.0, max_new_tokens=self.alg.max_response_len)
+        outputs = self.engine.generate([self._encode(self._prompt_text(p)) for p in problems], params)
+        responses = [group[0].text for group in outputs]
+        graded = grade_responses(responses, [p.answer for p in problems])
+        local = torch.tensor(
+            [sum(graded.correct), sum(is_code_reasoning(r) for r in responses), len(problems)], dtype=torch.float64
+        )
+        correct, code, count = D.all_reduce_sum(local).tolist()
+        return {"eval/heldout/accuracy": correct / count, "eval/heldout/code_rate": code / count}
+
+    def save_checkpoint(self, step: int) -> Path:
+        """HF-format weights, tokenizer and trainer state, moved into place only when complete."""
+        staging = self.run.staging_dir(step)
+        state_dict = {name: tensor.detach().cpu().clone() for name, tensor in full_parameters(self.policy.module)}
+        if self.dist.is_main:
+            self.policy.module.save_pretrained(staging, state_dict=state_dict)
+            self.tokenizer.save_pretrained(staging)
+            (staging / "trainer_state.json").write_text(
+                f'{{"step": {step}, "seed": {self.cfg.seed}, "world_size": {self.dist.world_size}}}\n'
+            )
+        D.barrier()
+        return self.run.commit_checkpoint(step, staging)
+
+    # ------------------------------------------------------------------ helpers
+    def _sync_weights(self) -> None:
+        self.engine.load_weights(full_parameters(self.policy.module))
+
+    def _prompt_text(self, problem: Problem) -> str:
+        return format_prompt(problem.problem, self.cfg.model.prompt, self.tokenizer)
+
+    def _encode(self, text: str) -> list[int]:
+        # A chat template already spells out its special tokens; a plain template gets the model's BOS.
+        add_special = self.cfg.model.prompt.get("style", "template") != "chat"
+        return self.tokenizer.encode(text, add_special_tokens=add_special)
+
+    def _fitting_prompts(self, problems) -> list[Problem]:
+        """Training problems whose prompt fits ``algorithm.max_prompt_len`` tokens (others are dropped, counted)."""
+        limit = self.alg.max_prompt_len
+        kept = [p for p in problems if len(self._encode(self._prompt_text(p))) <= limit]
+        if len(kept) < len(problems):
+            self._say(f"dropped {len(problems) - len(kept)} of {len(problems)} training prompts longer than {limit} tokens")
+        if len(kept) < self.alg.rollout_batch_size:
+            raise ValueError(
+                f"only {len(kept)} training prompts fit algorithm.max_prompt_len={limit}; "
+                f"need at least rollout_batch_size={self.alg.rollout_batch_size}"
+            )
+        return kept
+
+    def _rollout_metrics(self, rollouts: Rollouts, scores: Scores, batch: TokenBatch) -> dict[str, float]:
+        lengths = batch.response_mask.sum(-1).cpu()
+        truncated = torch.tensor([c.finish_reason == "length" for c in rollouts.completions], dtype=torch.float32)
+        n = len(rollouts.completions)
+        local = torch.tensor(
+            [
+                scores.rewards.sum(),
+                scores.correct.float().sum(),
+                scores.is_code.float().sum(),
+                zero_std_group_fraction(scores.rewards, self.alg.group_size) * (n // self.alg.group_size),
+                lengths.sum(),
+                truncated.sum(),
+                scores.advantages.abs().sum(),
+                scores.grader_timeouts,
+                float(n),
+                float(n // self.alg.group_size),
+                float(sum(map(len, rollouts.prompt_tokens)) + lengths.sum()),
+            ],
+            dtype=torch.float64,
+        )
+        (reward, correct, code, zero_std, length, trunc, adv_abs, timeouts, count, groups, tokens) = D.all_reduce_sum(
+            local
+        ).tolist()
+        max_len = D.all_reduce_max(lengths.max().double()).item()
+        return {
+            "train/reward_mean": reward / count,
+            "train/accuracy": correct / count,
+            "train/code_rate": code / count,
+            "train/frac_zero_std_groups": zero_std / groups,
+            "train/response_len_mean": length / count,
+            "train/response_len_max": max_len,
+            "train/truncated_frac": trunc / count,
+            "train/advantage_abs_mean": adv_abs / count,
+            "train/grader_timeouts": timeouts,
+            "_tokens": tokens,
+        }
+
+    def _reduce_actor(self, means, extremes, entropy_sum, token_count) -> dict[str, float]:
+        keys = sorted(means)
+        local = torch.tensor([sum(means[k]) for k in keys] + [entropy_sum, token_count], dtype=torch.float64)
+        counts = torch.tensor([len(means[k]) for k in keys], dtype=torch.float64)
+        totals, counts = D.all_reduce_sum(local), D.all_reduce_sum(counts)
+        out = {k: totals[i].item() / counts[i].item() for i, k in enumerate(keys)}
+        out["actor/entropy"] = totals[-2].item() / max(totals[-1].item(), 1.0)
+        high_low = D.all_reduce_max(torch.tensor([extremes["ratio_max"], -extremes["ratio_min"]], dtype=torch.float64))
+        out["actor/ratio_max"], out["actor/ratio_min"] = high_low[0].item(), -high_low[1].item()
+        out["actor/lr"] = self.policy.get_lr()[0]
+        return out
+
+    def _log_rollouts(self, step: int, rollouts: Rollouts, scores: Scores) -> None:
+        every = self.tcfg.log_rollouts_every
+        if not every or step % every:
+            return
+        rows = [
+            {
+                "step": step,
+                "prompt_id": problem.id,
+                "sample": sample,
+                "prompt": prompt,
+                "response": completion.text,
+                "answer": problem.answer,
+                "reward": reward,
+                "correct": correct,
+                "advantage": advantage,
+                "response_tokens": len(completion.token_ids),
+                "finished": completion.finish_reason == "stop",
+                "is_code": is_code,
+            }
+            for problem, sample, prompt, completion, reward, correct, advantage, is_code in zip(
+                rollouts.problems,
+                rollouts.sample_indices,
+                rollouts.prompt_texts,
+                rollouts.completions,
+                scores.rewards.tolist(),
+                scores.correct.tolist(),
+                scores.advantages.tolist(),
+                scores.is_code.tolist(),
+            )
+        ]
+        gathered = D.gather_to_main(rows)
+        if gathered is not None:
+            self.run.log_rollouts(step, [row for part in gathered for row in part])
+
+    def _say(self, message: str) -> None:
+        if self.dist.is_main:
+            log.info(message)
+            tqdm.write(message)
+
+
+class _timer:
+    def __init__(self, sink: dict[str, float], key: str) -> None:
+        self.sink, self.key = sink, key
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.sink[self.key] = self.sink.get(self.key, 0.0) + time.perf_counter() - self.start
+
+
+def _as_float(value: Any) -> float:
+    if value is None:
+        return float("nan")
+    return float(value.item() if isinstance(value, torch.Tensor) else value)

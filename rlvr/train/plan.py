@@ -1,0 +1,93 @@
+"""Checking a run's numbers before anything heavy is loaded, and the quantities derived from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import DictConfig
+
+from rlvr.algorithms import ADVANTAGE_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
+
+
+class ConfigError(ValueError):
+    """A run's config cannot work; the message names the fields."""
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    world_size: int
+    prompts_per_rank: int  # whole groups stay on one rank, so group advantages need no communication
+    samples_per_step: int  # rollout_batch_size * group_size
+    samples_per_rank: int
+    mini_batch_per_rank: int
+    grad_accumulation: int  # micro-batches per optimizer step on each rank
+    optimizer_steps_per_rollout: int  # samples_per_step / mini_batch_size * epochs (paper: 8)
+
+    def describe(self) -> str:
+        return (
+            f"{self.samples_per_step} samples per step ({self.prompts_per_rank} prompts x group on each of "
+            f"{self.world_size} rank(s)); {self.optimizer_steps_per_rollout} optimizer steps per rollout; "
+            f"{self.grad_accumulation} micro-batches per optimizer step per rank"
+        )
+
+
+def plan_step(cfg: DictConfig, world_size: int) -> StepPlan:
+    """Validate the batch arithmetic and registry names of ``cfg``; raise ConfigError naming the fields."""
+    alg, trainer = cfg.algorithm, cfg.trainer
+    rollout, group, mini = alg.rollout_batch_size, alg.group_size, alg.mini_batch_size
+    micro, epochs = trainer.micro_batch_size, alg.epochs_per_rollout
+    problems = []
+    if group < 2:
+        problems.append(f"algorithm.group_size={group} must be >= 2: a group of one has no baseline")
+    if min(rollout, mini, micro, epochs, trainer.total_steps) < 1:
+        problems.append(
+            "algorithm.rollout_batch_size, algorithm.mini_batch_size, algorithm.epochs_per_rollout, "
+            "trainer.micro_batch_size and trainer.total_steps must all be >= 1"
+        )
+    elif (rollout * group) % mini:
+        problems.append(
+            f"algorithm.mini_batch_size={mini} must divide the rollout: rollout_batch_size x group_size = "
+            f"{rollout} x {group} = {rollout * group} samples"
+        )
+    elif rollout % world_size or mini % world_size:
+        problems.append(
+            f"algorithm.rollout_batch_size={rollout} and algorithm.mini_batch_size={mini} must be divisible "
+            f"by the number of processes ({world_size})"
+        )
+    elif (mini // world_size) % micro:
+        problems.append(
+            f"trainer.micro_batch_size={micro} must divide the per-process mini-batch "
+            f"(mini_batch_size / processes = {mini} / {world_size} = {mini // world_size})"
+        )
+    for field, registry, name in (
+        ("clip.mode", POLICY_LOSSES, cfg.clip.mode),
+        ("algorithm.loss_aggregation", LOSS_AGGREGATIONS, alg.loss_aggregation),
+        ("algorithm.advantage.estimator", ADVANTAGE_ESTIMATORS, alg.advantage.estimator),
+    ):
+        if name not in registry:
+            problems.append(f"{field}={name!r} is not one of: {', '.join(registry.names())}")
+    if cfg.clip.low < 0 or cfg.clip.high < 0:
+        problems.append(f"clip.low={cfg.clip.low} and clip.high={cfg.clip.high} must be >= 0")
+    if problems:
+        raise ConfigError("invalid run config:\n  - " + "\n  - ".join(problems))
+    return StepPlan(
+        world_size=world_size,
+        prompts_per_rank=rollout // world_size,
+        samples_per_step=rollout * group,
+        samples_per_rank=rollout * group // world_size,
+        mini_batch_per_rank=mini // world_size,
+        grad_accumulation=mini // (micro * world_size),
+        optimizer_steps_per_rollout=rollout * group // mini * epochs,
+    )
+
+
+def microbatch_loss_weight(aggregation: str, micro_tokens: float, mini_tokens: float, micro_batches: int) -> float:
+    """Factor that makes DeepSpeed's mean over micro-batches equal the mini-batch loss.
+
+    DeepSpeed averages gradients over the ``micro_batches`` (accumulation steps x ranks) of an optimizer
+    step. That is exact for per-sequence aggregations with equal-sized micro-batches; for ``token-mean``
+    each micro-batch must instead count in proportion to its share of the mini-batch's tokens.
+    """
+    if aggregation != "token-mean" or mini_tokens == 0:
+        return 1.0
+    return micro_tokens * micro_batches / mini_tokens

@@ -1,0 +1,176 @@
+import doctest
+import time
+
+import pytest
+from _grader_slow_task import HANG, hang_on_marker
+
+import rlvr.rewards.grader as grader
+from rlvr.rewards.grader import GraderPool, Task, get_grader, grade_responses, response_task, verify_answer
+
+# (response, gold answer, correct): what a Qwen-Math rollout looks like against MATH-style answers.
+RESPONSES = [
+    (r"Adding the two cases, the probability is $\frac{1}{2}$, so the answer is \boxed{\frac{1}{2}}.", "0.5", True),
+    (r"... which simplifies to \boxed{\dfrac{1}{2}}", r"\frac{1}{2}", True),
+    (r"Hence $x = \boxed{\frac{\sqrt{3}}{2}}$.", r"\frac{\sqrt3}{2}", True),
+    (r"The remainder is \boxed{070}.", "70", True),
+    (r"The remainder is \boxed{71}.", "70", False),
+    (r"Solving gives \boxed{x = 3}", "3", True),
+    (r"\boxed{3\sqrt{2}}", r"\sqrt{18}", True),
+    (r"\boxed{\{1, 2\}}", r"\{1,2\}", True),
+    (r"\boxed{[0, \infty)}", r"[0,\infty)", True),
+    (r"\boxed{\text{(B)}}", r"\text{(B)}", True),
+    (r"\boxed{\$5}", "5", True),
+    (r"First \boxed{3}, but rechecking, \boxed{4}.", "4", True),
+    (r"First \boxed{3}, but rechecking, \boxed{4}.", "3", False),
+    ("```python\nprint(2 + 3)\n```\n```output\n5\n```\nSo the sum is \\boxed{5}", "5", True),
+    # no box: math-verify reads the whole response
+    ("Adding them up, the answer is 5", "5", True),
+    ("Adding them up, the answer is 6", "5", False),
+    (r"The final answer is $\frac{1}{2}$", "0.5", True),
+    # no answer at all
+    (r"So the total is \boxed{12", "12", False),  # cut at the length limit inside its box
+    (r"\boxed{}", "1", False),
+    ("", "1", False),
+    ("I am not sure how to proceed.", "1", False),
+]
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with GraderPool(num_workers=2, timeout_s=5.0) as pool:
+        yield pool
+
+
+@pytest.fixture(scope="module")
+def hanging_pool():
+    with GraderPool(num_workers=2, timeout_s=0.5, task_fn=hang_on_marker) as pool:
+        yield pool
+
+
+@pytest.mark.parametrize(
+    "pred, gold, expected",
+    [
+        (r"\frac{1}{2}", "0.5", True),
+        ("070", "70", True),
+        ("-070", "-70", True),
+        ("7", "70", False),
+        ("1,000", "1000", True),
+        (r"\pi/2", r"\frac{\pi}{2}", True),
+        ("0.333", r"\frac13", False),  # math-verify rounds to 6 places; 0.333 is not 1/3
+        ("Evelyn", r"\text{Evelyn}", True),
+        (r"\frac{1}{", "1", False),  # unparseable: False, never an exception
+        ("", "1", False),
+    ],
+)
+def test_verify_answer(pred, gold, expected):
+    assert verify_answer(pred, gold) is expected
+
+
+@pytest.mark.parametrize(
+    "response, task",
+    [
+        (r"so \boxed{\frac{1}{2}}", Task(r"\frac{1}{2}", "0.5")),
+        ("The answer is 5", Task("The answer is 5", "0.5", fallback=True)),
+        (r"so \boxed{12", Task(None, "0.5")),
+        ("  \n", Task(None, "0.5")),
+    ],
+)
+def test_response_task(response, task):
+    assert response_task(response, "0.5") == task
+
+
+def test_grade_responses(pool):
+    responses, answers, expected = zip(*RESPONSES)
+    result = grade_responses(responses, answers, pool=pool)
+    assert [(r, a, c) for r, a, c in zip(responses, answers, result.correct)] == RESPONSES
+    assert not any(result.timed_out)
+
+
+def test_each_distinct_pair_is_graded_once(pool):
+    # A GRPO group: 16 samples of one prompt, most of them agreeing.
+    responses = [r"\boxed{\frac{2}{4}}"] * 10 + [r"\boxed{0.25}"] * 5 + [r"\boxed{1/2}"]
+    before = pool.counts.copy()
+    result = grade_responses(responses, ["0.5"] * 16, pool=pool)
+    assert result.correct == [True] * 10 + [False] * 5 + [True]
+    assert pool.counts["pairs"] - before["pairs"] == 16
+    assert pool.counts["sent"] - before["sent"] == 3
+
+
+def test_exact_and_integer_matches_need_no_worker(pool):
+    before = pool.counts.copy()
+    result = pool.grade([("70", "070"), (r"\text{(B)}", r"\text{(B)}"), ("7", "70"), (None, "1")])
+    assert result.correct == [True, True, False, False]
+    assert pool.counts["sent"] == before["sent"]
+
+
+def test_a_hanging_task_is_killed_and_only_it_fails(hanging_pool):
+    pairs = [(HANG, "1"), (r"\frac{1}{2}", "0.5"), ("0.25", r"\frac14"), (r"\sqrt{4}", "3")]
+    started = time.monotonic()
+    result = hanging_pool.grade(pairs)
+    elapsed = time.monotonic() - started
+    assert result.correct == [False, True, True, False]
+    assert result.timed_out == [True, False, False, False]
+    assert elapsed < 10  # the task sleeps for 600 s: the call must not wait for it
+    assert hanging_pool.counts["timeouts"] == 1
+
+
+def test_the_rest_of_a_killed_workers_chunk_is_graded():
+    # One worker, one chunk: the hanging task is first, the three after it go back to the queue.
+    with GraderPool(num_workers=1, timeout_s=0.5, task_fn=hang_on_marker, chunk_size=8) as pool:
+        result = pool.grade([(HANG, "1"), (r"\frac{1}{2}", "0.5"), ("0.25", r"\frac14"), (r"\sqrt{4}", "3")])
+        assert result.timed_out == [True, False, False, False]
+        assert result.correct == [False, True, True, False]
+        # ... and the replacement worker serves the next call.
+        assert pool.grade([(r"\frac{3}{6}", "0.5")]).correct == [True]
+
+
+def test_the_pool_is_usable_after_a_timeout(hanging_pool):
+    hanging_pool.grade([(HANG, "2")])
+    result = hanging_pool.grade([(r"\frac{2}{4}", "0.5"), (r"\sqrt{9}", "3")])
+    assert result.correct == [True, True]
+    assert not any(result.timed_out)
+
+
+def test_a_worker_that_died_while_idle_is_replaced_silently(pool):
+    pool.grade([(r"\frac{6}{12}", "0.5")])  # make sure the workers are up
+    for worker in pool._workers:
+        worker.process.kill()
+        worker.process.join()
+    result = pool.grade([(r"\frac{5}{10}", "0.5"), (r"\frac{4}{8}", "0.5")])
+    assert result.correct == [True, True]
+    assert not any(result.timed_out)
+
+
+def test_close_is_idempotent_and_final():
+    pool = GraderPool(num_workers=1)
+    assert pool.grade([(r"\frac{1}{2}", "0.5")]).correct == [True]
+    processes = [w.process for w in pool._workers]
+    pool.close()
+    pool.close()
+    assert pool.closed and not any(p.is_alive() for p in processes)
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.grade([(r"\frac{1}{3}", "0.5")])
+
+
+def test_get_grader_is_shared_and_refuses_conflicting_settings():
+    shared = get_grader()
+    assert get_grader() is shared
+    assert get_grader(num_workers=shared.num_workers) is shared
+    with pytest.raises(ValueError, match="timeout_s"):
+        get_grader(timeout_s=shared.timeout_s + 1)
+
+
+def test_length_mismatch():
+    with pytest.raises(ValueError, match="2 responses but 1 answers"):
+        grade_responses(["a", "b"], ["1"])
+
+
+@pytest.mark.parametrize("kwargs", [{"num_workers": 0}, {"timeout_s": 0}])
+def test_invalid_settings(kwargs):
+    with pytest.raises(ValueError):
+        GraderPool(**kwargs)
+
+
+def test_doctests():
+    result = doctest.testmod(grader)
+    assert result.attempted > 0 and result.failed == 0

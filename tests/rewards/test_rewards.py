@@ -1,0 +1,174 @@
+import doctest
+import math
+
+import pytest
+
+import rlvr.rewards
+import rlvr.rewards.functions as functions
+from rlvr.rewards import REWARDS, build_reward
+
+CODE = "```python\nprint(2 + 3)\n```\n```output\n5\n```\nSo the sum is \\boxed{5}"
+
+
+def test_registry_holds_the_papers_rewards():
+    assert REWARDS.names() == ["format", "ground_truth", "python", "random"]
+    assert all(REWARDS.entry(name).version == 1 and REWARDS.entry(name).doc for name in REWARDS)
+
+
+@pytest.mark.parametrize(
+    "response, answer, expected",
+    [
+        (r"Adding the two cases, the answer is \boxed{\frac{1}{2}}.", "0.5", 1.0),
+        (r"The remainder is \boxed{070}.", "70", 1.0),
+        (r"The remainder is \boxed{71}.", "70", 0.0),
+        ("Adding them up, the answer is 5", "5", 1.0),
+        (r"So the total is \boxed{12", "12", 0.0),
+        ("", "1", 0.0),
+        (CODE, "5", 1.0),
+    ],
+)
+def test_ground_truth(response, answer, expected):
+    assert build_reward("ground_truth")([response], [answer]) == [expected]
+
+
+@pytest.mark.parametrize(
+    "response, expected",
+    [
+        (r"so the answer is \boxed{\frac{1}{2}}", 1.0),
+        (r"a wrong answer is still well formatted: \boxed{-3}", 1.0),
+        (r"\boxed{ }", 0.0),
+        (r"\boxed{}", 0.0),
+        (r"So the total is \boxed{12", 0.0),
+        (r"\boxed{3} then \boxed{", 0.0),  # the last box decides
+        ("The answer is 5", 0.0),
+        ("", 0.0),
+        (CODE, 1.0),
+    ],
+)
+def test_format(response, expected):
+    assert build_reward("format")([response], ["0"]) == [expected]
+
+
+@pytest.mark.parametrize(
+    "response, expected",
+    [(CODE, 1.0), ("Let me verify with Python: 2 + 3 = 5", 1.0), (r"By Vieta, \boxed{5}", 0.0), ("", 0.0)],
+)
+def test_python(response, expected):
+    assert build_reward("python")([response], ["5"]) == [expected]
+
+
+def grpo_batch(num_prompts=64, group_size=16, step=7):
+    """Context for one GRPO step: ``group_size`` samples of each prompt, grouped together."""
+    prompt_ids = [f"math/{p}" for p in range(num_prompts) for _ in range(group_size)]
+    sample_indices = [s for _ in range(num_prompts) for s in range(group_size)]
+    responses = [f"response {i}" for i in range(len(prompt_ids))]
+    context = {"seed": 1, "step": step, "prompt_ids": prompt_ids, "sample_indices": sample_indices}
+    return responses, ["0"] * len(responses), context
+
+
+def part(context, lo, hi):
+    return {**context, "prompt_ids": context["prompt_ids"][lo:hi], "sample_indices": context["sample_indices"][lo:hi]}
+
+
+def test_random_does_not_depend_on_how_the_batch_is_split():
+    reward = build_reward("random", gamma=0.5)
+    responses, answers, context = grpo_batch()
+    one_process = reward(responses, answers, **context)
+    half = len(responses) // 2 + 5  # not on a group boundary
+    two_processes = reward(responses[:half], answers[:half], **part(context, 0, half)) + reward(
+        responses[half:], answers[half:], **part(context, half, len(responses))
+    )
+    assert two_processes == one_process
+    flipped = {**context, "prompt_ids": context["prompt_ids"][::-1], "sample_indices": context["sample_indices"][::-1]}
+    assert reward(responses[::-1], answers[::-1], **flipped)[::-1] == one_process
+
+
+def test_random_depends_on_seed_step_prompt_and_sample():
+    reward = build_reward("random", gamma=0.5)
+    responses, answers, context = grpo_batch(num_prompts=8)
+    base = reward(responses, answers, **context)
+    assert reward(responses, answers, **context) == base
+    assert reward(responses, answers, **{**context, "seed": 2}) != base
+    assert reward(responses, answers, **{**context, "step": 8}) != base
+    # Not the same draws for every sample of a prompt, nor for every prompt.
+    assert len(set(base[:16])) == 2 and base[:16] != base[16:32]
+
+
+@pytest.mark.parametrize("gamma", [0.1, 0.5, 0.7])
+def test_random_rate_is_gamma(gamma):
+    responses, answers, context = grpo_batch(num_prompts=1250, group_size=16)  # 20,000 draws
+    rate = sum(build_reward("random", gamma=gamma)(responses, answers, **context)) / len(responses)
+    sigma = math.sqrt(gamma * (1 - gamma) / len(responses))  # binomial standard error
+    assert abs(rate - gamma) < 5 * sigma
+
+
+@pytest.mark.parametrize("gamma, value", [(0.0, 0.0), (1.0, 1.0), (0, 0.0), (1, 1.0)])
+def test_random_extremes(gamma, value):
+    responses, answers, context = grpo_batch(num_prompts=64)
+    assert build_reward("random", gamma=gamma)(responses, answers, **context) == [value] * len(responses)
+
+
+@pytest.mark.parametrize("gamma", [-0.1, 1.5, float("nan")])
+def test_random_rejects_gamma_outside_unit_interval(gamma):
+    responses, answers, context = grpo_batch(num_prompts=1)
+    with pytest.raises(ValueError, match=f"gamma must be in \\[0, 1\\], got {gamma}"):
+        build_reward("random", gamma=gamma)(responses, answers, **context)
+
+
+def test_random_names_a_missing_context_key():
+    responses, answers, context = grpo_batch(num_prompts=1)
+    del context["sample_indices"]
+    with pytest.raises(TypeError, match="sample_indices"):
+        build_reward("random")(responses, answers, **context)
+
+
+def test_random_draws_integer_ids_alike_whatever_their_type():
+    np = pytest.importorskip("numpy")
+    assert functions.uniform_draw(1, 2, np.int64(3), np.int32(4)) == functions.uniform_draw(1, 2, 3, 4)
+
+
+@pytest.mark.parametrize("name", ["ground_truth", "format", "random", "python"])
+def test_length_mismatch_is_an_error(name):
+    _, _, context = grpo_batch(num_prompts=1, group_size=2)
+    with pytest.raises(ValueError, match="2 responses but 1 answers"):
+        build_reward(name)(["a", "b"], ["1"], **context)
+
+
+@pytest.mark.parametrize("name", ["format", "python", "ground_truth"])
+def test_unused_context_is_ignored(name):
+    _, _, context = grpo_batch(num_prompts=1, group_size=1)
+    assert build_reward(name)([r"\boxed{1}"], ["1"], **context, anything="else") in ([0.0], [1.0])
+
+
+def test_build_reward_exposes_what_the_trainer_logs():
+    reward = build_reward("random", gamma=0.3)
+    assert (reward.name, reward.version, reward.params) == ("random", 1, {"gamma": 0.3})
+    assert "gamma" in repr(reward)
+
+
+def test_build_reward_rejects_a_parameter_typo():
+    with pytest.raises(TypeError, match=r"no parameter 'gama' \(did you mean 'gamma'\?\); accepted: gamma"):
+        build_reward("random", gama=0.3)
+    with pytest.raises(TypeError, match="accepted: none"):
+        build_reward("format", gamma=0.3)
+
+
+def test_build_reward_rejects_an_unknown_name():
+    with pytest.raises(KeyError, match="did you mean 'random'.*available: format, ground_truth, python, random"):
+        build_reward("randm")
+
+
+def test_hydra_instantiates_a_reward():
+    instantiate = pytest.importorskip("hydra.utils").instantiate
+    omegaconf = pytest.importorskip("omegaconf")
+    cfg = omegaconf.OmegaConf.create({"_target_": "rlvr.rewards.build_reward", "name": "random", "gamma": 0.5})
+    reward = instantiate(cfg)
+    assert (reward.name, reward.params) == ("random", {"gamma": 0.5})
+    responses, answers, context = grpo_batch(num_prompts=2)
+    assert reward(responses, answers, **context) == build_reward("random", gamma=0.5)(responses, answers, **context)
+
+
+@pytest.mark.parametrize("module", [functions, rlvr.rewards])
+def test_doctests(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
