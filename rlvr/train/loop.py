@@ -132,6 +132,7 @@ class GRPOTrainer:
                 metrics.update(self.evaluate_heldout())
             if step == total:
                 metrics.update(self.evaluate_heldout())
+                metrics["dist/replicas_identical"] = float(self.replicas_identical())
             self.run.log_metrics(step, metrics)
             if step % self.tcfg.checkpoint_every == 0 or step == total:
                 self.save_checkpoint(step)
@@ -279,6 +280,15 @@ class GRPOTrainer:
         )
         correct, code, count = D.all_reduce_sum(local).tolist()
         return {"eval/heldout/accuracy": correct / count, "eval/heldout/code_rate": code / count}
+
+    def replicas_identical(self) -> bool:
+        """Do all ranks hold the same full weights? (Each rank hashes what it gathers; rank 0 compares.)"""
+        digest = hashlib.sha256()
+        for name, tensor in full_parameters(self.policy.module):
+            digest.update(name.encode())
+            digest.update(tensor.detach().float().cpu().numpy().tobytes())
+        digests = D.gather_to_main(digest.hexdigest())
+        return D.broadcast_from_main(digests is not None and len(set(digests)) == 1)
 
     def save_checkpoint(self, step: int) -> Path:
         """HF-format weights, tokenizer and trainer state, moved into place only when complete."""

@@ -1,0 +1,61 @@
+"""Shared fixtures: composed configs and the (cached) warm-started tiny model.
+
+The tiny model is built from the default config exactly as ``python -m rlvr.train`` builds it, in the same
+cache (``$RLVR_CACHE`` or ``~/.cache/rlvr``), so the suite warm-starts it at most once per machine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+os.environ.setdefault("DS_ACCELERATOR", "cpu")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def compose_config(*overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides), return_hydra_config=False)
+
+
+@pytest.fixture(scope="session")
+def default_cfg() -> DictConfig:
+    return compose_config()
+
+
+@pytest.fixture(scope="session")
+def tiny_path(default_cfg) -> Path:
+    from rlvr.models import resolve_model_path
+
+    return Path(resolve_model_path(default_cfg.model, default_cfg.paths.cache_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_path):
+    """(model, tokenizer) of the warm-started tiny model, loaded fresh for each test that wants it."""
+    from rlvr.models import load_causal_lm, load_tokenizer
+
+    return load_causal_lm(str(tiny_path)), load_tokenizer(str(tiny_path))
+
+
+def run_module(args: list[str], *, cwd: Path = REPO, timeout: int = 600, env: dict | None = None, check: bool = True):
+    """Run ``python -m ...`` (or torchrun) as a user would, with output captured for the assertion message."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    result = subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+@pytest.fixture
+def train_cmd(tmp_path):
+    """``python -m rlvr.train`` with outputs under tmp_path; returns (command prefix, output root)."""
+    return [sys.executable, "-m", "rlvr.train", f"paths.output_root={tmp_path}"], tmp_path

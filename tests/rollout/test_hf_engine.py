@@ -1,0 +1,59 @@
+"""The HF rollout engine: grouping, greedy determinism, seeds, finish reasons and weight loading."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from rlvr.rollout import HFEngine, SamplingParams
+
+
+@pytest.fixture
+def engine(tiny):
+    model, tokenizer = tiny
+    return HFEngine(copy.deepcopy(model), tokenizer, max_batch_size=5)
+
+
+def encode(engine, *texts):
+    return [engine.tokenizer.encode(t) for t in texts]
+
+
+def test_n_completions_per_prompt_in_prompt_order(engine):
+    out = engine.generate(encode(engine, "1+2=", "33+44="), SamplingParams(n=3, max_new_tokens=20, seed=0))
+    assert [len(group) for group in out] == [3, 3]
+
+
+def test_greedy_is_deterministic_and_batch_independent(engine):
+    prompts = encode(engine, "1+2=", "33+44=", "7+80=")
+    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=20)
+    together = [g[0].text for g in engine.generate(prompts, greedy)]
+    alone = [engine.generate([p], greedy)[0][0].text for p in prompts]
+    assert together == alone
+
+
+def test_same_seed_same_samples(engine):
+    params = SamplingParams(n=4, temperature=1.0, max_new_tokens=20, seed=123)
+    first = engine.generate(encode(engine, "12+3="), params)
+    assert first == engine.generate(encode(engine, "12+3="), params)
+
+
+def test_finish_reasons_and_eos(engine):
+    eos = engine.tokenizer.eos_token_id
+    finished = engine.generate(encode(engine, "1+2="), SamplingParams(temperature=0.0, max_new_tokens=30))[0][0]
+    assert finished.finish_reason == "stop" and finished.token_ids[-1] == eos
+    assert engine.tokenizer.decode(list(finished.token_ids[:-1])) == finished.text
+    cut = engine.generate(encode(engine, "1+2="), SamplingParams(temperature=0.0, max_new_tokens=3))[0][0]
+    assert cut.finish_reason == "length" and len(cut.token_ids) == 3 and eos not in cut.token_ids
+
+
+def test_load_weights_replaces_the_policy(engine):
+    prompts, greedy = encode(engine, "1+2=", "45+45="), SamplingParams(temperature=0.0, max_new_tokens=12)
+    before = engine.generate(prompts, greedy)
+    zeroed = [(name, torch.zeros_like(p)) for name, p in engine.model.named_parameters()]
+    engine.load_weights(zeroed)
+    assert all(float(p.abs().sum()) == 0 for p in engine.model.parameters())
+    assert engine.generate(prompts, greedy) != before
+    with pytest.raises(KeyError, match="no parameter"):
+        engine.load_weights([("not.a.param", torch.zeros(1))])

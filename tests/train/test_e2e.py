@@ -1,0 +1,105 @@
+"""End to end, as a user runs it: the CLI, a local sweep, two processes under torchrun.
+
+Each run trains the cached warm-started tiny model for a couple of steps and checks the run-directory
+contract that ``analysis`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from conftest import run_module
+from rlvr.train.rundir import ROLLOUT_COLUMNS
+
+pytestmark = pytest.mark.slow
+
+METRIC_KEYS = {
+    "train/reward_mean", "train/accuracy", "train/code_rate", "train/frac_zero_std_groups",
+    "train/response_len_mean", "train/truncated_frac", "actor/loss", "actor/clip_frac_low",
+    "actor/clip_frac_high", "actor/ratio_max", "actor/entropy", "actor/grad_norm", "perf/rollout_s",
+    "perf/train_s", "perf/tokens_per_s",
+}  # fmt: skip
+
+
+def run_dirs(root: Path) -> list[Path]:
+    return sorted(p.parent for p in root.rglob("metrics.jsonl"))
+
+
+def read_metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_run_leaves_the_contracted_run_directory(train_cmd, tiny_path):
+    cmd, root = train_cmd
+    result = run_module(cmd + ["trainer.total_steps=2", "trainer.checkpoint_every=1"])
+    assert "held-out accuracy at start" in result.stdout + result.stderr
+    [run] = run_dirs(root)
+
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["model"]["name"] == "tiny" and config["trainer"]["total_steps"] == 2
+    meta = json.loads((run / "meta.json").read_text())
+    assert {"git", "packages", "host", "start_time", "world_size"} <= set(meta) and meta["world_size"] == 1
+    assert {"commit", "dirty"} <= set(meta["git"]) and meta["packages"]["torch"].startswith("2.13")
+
+    metrics = read_metrics(run)
+    assert [m["step"] for m in metrics] == [0, 1, 2]
+    assert "eval/heldout/accuracy" in metrics[0] and "eval/heldout/accuracy" in metrics[-1]
+    for m in metrics[1:]:
+        assert METRIC_KEYS <= set(m), METRIC_KEYS - set(m)
+        assert 0 <= m["train/accuracy"] <= 1 and m["actor/ratio_max"] >= 1 - 1e-6
+
+    for step in (1, 2):
+        rollouts = pd.read_parquet(run / "rollouts" / f"step_{step}.parquet")
+        assert list(rollouts.columns) == list(ROLLOUT_COLUMNS)
+        assert len(rollouts) == 8 * 8 and rollouts.prompt_id.nunique() <= 8 and set(rollouts["sample"]) == set(range(8))
+        # the reward is ground truth here: reward and correctness agree, and advantages sum to 0 per group
+        assert (rollouts.reward == rollouts.correct.astype(float)).all()
+        assert rollouts.groupby("prompt_id").advantage.sum().abs().max() < 1e-4
+        assert (rollouts.is_code == rollouts.response.str.lower().str.contains("python")).all()
+        logged = read_metrics(run)[step]
+        assert logged["train/accuracy"] == pytest.approx(rollouts.correct.mean())
+        assert logged["train/code_rate"] == pytest.approx(rollouts.is_code.mean())
+
+    # checkpoints: complete, loadable, no staging left behind, and the policy moved
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_1", "step_2"]
+    from rlvr.models import load_causal_lm, load_tokenizer
+
+    trained = load_causal_lm(str(run / "checkpoints" / "step_2"))
+    start = load_causal_lm(str(tiny_path))
+    assert load_tokenizer(str(run / "checkpoints" / "step_2")).encode("1 + 2") == [5, 97, 75, 97, 6]
+    moved = max((a - b).abs().max().item() for a, b in zip(trained.parameters(), start.parameters()))
+    assert moved > 0
+
+
+def test_invalid_config_fails_before_any_model_loads(train_cmd):
+    cmd, _ = train_cmd
+    result = run_module(cmd + ["algorithm.group_size=1"], check=False, timeout=120)
+    assert result.returncode != 0
+    assert "algorithm.group_size=1 must be >= 2" in result.stderr
+    assert "Loading weights" not in result.stderr + result.stdout
+
+
+def test_local_multirun_sweep(train_cmd):
+    cmd, root = train_cmd
+    run_module(cmd + ["-m", "reward=ground_truth,random", "trainer.total_steps=1", "trainer.log_rollouts_every=0"])
+    runs = run_dirs(root)
+    assert sorted(yaml.safe_load((r / "config.yaml").read_text())["reward"]["name"] for r in runs) == ["ground_truth", "random"]
+    assert all(len(read_metrics(r)) == 2 for r in runs)
+
+
+def test_two_processes_split_rollouts_and_end_with_identical_weights(tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "rlvr.train"]
+    run_module(cmd + [f"paths.output_root={tmp_path}", "trainer.total_steps=2"], timeout=900)
+    [run] = run_dirs(tmp_path)  # both ranks write into rank 0's directory
+    assert json.loads((run / "meta.json").read_text())["world_size"] == 2
+    final = read_metrics(run)[-1]
+    assert final["dist/replicas_identical"] == 1.0
+    rollouts = pd.read_parquet(run / "rollouts" / "step_2.parquet")
+    assert len(rollouts) == 64 and rollouts.prompt_id.nunique() == rollouts.groupby("prompt_id").ngroups
