@@ -38,7 +38,7 @@ def test_cache_key_follows_the_spec(default_cfg, tmp_path):
     from rlvr.models.tiny import tiny_cache_key
 
     spec = OmegaConf.to_container(default_cfg.model.tiny)
-    changed = {**spec, "warmup": {**spec["warmup"], "steps": spec["warmup"]["steps"] + 1}}
+    changed = {**spec, "warmup": {**spec["warmup"], "max_steps": spec["warmup"]["max_steps"] + 1}}
     prompt = OmegaConf.to_container(default_cfg.model.prompt)
     assert tiny_cache_key(spec, prompt) == tiny_cache_key(spec, prompt)
     assert tiny_cache_key(spec, prompt) != tiny_cache_key(changed, prompt)

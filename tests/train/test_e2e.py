@@ -73,7 +73,8 @@ def test_run_leaves_the_contracted_run_directory(train_cmd, tiny_path):
 
     trained = load_causal_lm(str(run / "checkpoints" / "step_2"))
     start = load_causal_lm(str(tiny_path))
-    assert load_tokenizer(str(run / "checkpoints" / "step_2")).encode("1 + 2") == [5, 97, 75, 97, 6]
+    # ids = 3 special tokens + index in string.printable: "1" -> 4, " " -> 97, "+" -> 75, "2" -> 5
+    assert load_tokenizer(str(run / "checkpoints" / "step_2")).encode("1 + 2") == [4, 97, 75, 97, 5]
     moved = max((a - b).abs().max().item() for a, b in zip(trained.parameters(), start.parameters()))
     assert moved > 0
 
@@ -88,13 +89,35 @@ def test_invalid_config_fails_before_any_model_loads(train_cmd):
 
 def test_local_multirun_sweep(train_cmd):
     cmd, root = train_cmd
-    run_module(cmd + ["-m", "reward=ground_truth,random", "trainer.total_steps=1", "trainer.log_rollouts_every=0"])
+    run_module(cmd[:3] + ["-m"] + cmd[3:] + ["reward=ground_truth,random", "trainer.total_steps=1", "trainer.log_rollouts_every=0"])
     runs = run_dirs(root)
     assert sorted(yaml.safe_load((r / "config.yaml").read_text())["reward"]["name"] for r in runs) == ["ground_truth", "random"]
     assert all(len(read_metrics(r)) == 2 for r in runs)
+    # whatever the training reward, ground-truth accuracy and code rate are logged
+    assert all({"train/accuracy", "train/code_rate"} <= set(read_metrics(r)[1]) for r in runs)
 
 
-def test_two_processes_split_rollouts_and_end_with_identical_weights(tmp_path):
+def test_a_model_loads_from_a_local_path(train_cmd, tiny_path):
+    """A real model is a hub name or a directory; here the warm-started tiny model's directory."""
+    cmd, root = train_cmd
+    run_module(cmd + ["~model.tiny", f"model.name_or_path={tiny_path}", "model.name=local", "trainer.total_steps=1"])
+    [run] = run_dirs(root)
+    assert json.loads((run / "meta.json").read_text())["model_path"] == str(tiny_path)
+
+
+def test_default_run_lifts_heldout_accuracy(train_cmd):
+    """The README's main job, unchanged: GRPO on the warm-started tiny model must visibly help."""
+    cmd, root = train_cmd
+    result = run_module(cmd, timeout=900)
+    [run] = run_dirs(root)
+    metrics = read_metrics(run)
+    start, end = metrics[0]["eval/heldout/accuracy"], metrics[-1]["eval/heldout/accuracy"]
+    assert 0.2 < start < 0.9  # signal for GRPO: neither all wrong nor all right
+    assert end >= start + 0.05, (start, end)  # 200 held-out problems: 0.05 is 10 more solved
+    assert f"{start:.3f} at start -> {end:.3f}" in result.stdout + result.stderr
+
+
+def test_two_processes_split_rollouts_and_end_with_identical_weights(tmp_path, default_cfg):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "rlvr.train"]
     run_module(cmd + [f"paths.output_root={tmp_path}", "trainer.total_steps=2"], timeout=900)
     [run] = run_dirs(tmp_path)  # both ranks write into rank 0's directory
@@ -102,4 +125,13 @@ def test_two_processes_split_rollouts_and_end_with_identical_weights(tmp_path):
     final = read_metrics(run)[-1]
     assert final["dist/replicas_identical"] == 1.0
     rollouts = pd.read_parquet(run / "rollouts" / "step_2.parquet")
-    assert len(rollouts) == 64 and rollouts.prompt_id.nunique() == rollouts.groupby("prompt_id").ngroups
+    # the two ranks together sampled exactly the step's prompts a single process would have
+    from hydra.utils import instantiate
+
+    from rlvr.data import PromptSampler
+
+    train = instantiate(default_cfg.data).train
+    expected = [train[i].id for i in PromptSampler(len(train), 8, default_cfg.seed).indices(2)]
+    assert len(rollouts) == 64 and sorted(rollouts.prompt_id.unique()) == sorted(set(expected))
+    counts = rollouts.groupby("prompt_id").size().to_dict()
+    assert counts == {pid: 8 * expected.count(pid) for pid in set(expected)}
