@@ -14,6 +14,7 @@ One step, with R = rollout_batch_size prompts and G = group_size samples each:
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections import defaultdict
@@ -107,6 +108,9 @@ class GRPOTrainer:
 
         self.policy, *_ = deepspeed.initialize(model=policy, optimizer=optimizer, config=ds_config)
         self.reward = instantiate(cfg.reward)
+        advantage = OmegaConf.to_container(self.alg.advantage, resolve=True)
+        self.advantage_fn = ADVANTAGE_ESTIMATORS.get(advantage.pop("estimator"))
+        self.advantage_kwargs = advantage  # ddof, eps
         self.data = instantiate(cfg.data)
         self.train_problems = self._fitting_prompts(self.data.train)
         self.sampler = PromptSampler(len(self.train_problems), self.alg.rollout_batch_size, cfg.seed)
@@ -201,13 +205,11 @@ class GRPOTrainer:
         )
         graded = grade_responses(rollouts.responses, answers)
         rewards_t = torch.tensor(rewards, dtype=torch.float32)
-        adv_cfg = OmegaConf.to_container(self.alg.advantage, resolve=True)
-        estimator = ADVANTAGE_ESTIMATORS.get(adv_cfg.pop("estimator"))
         return Scores(
             rewards=rewards_t,
             correct=torch.tensor(graded.correct, dtype=torch.bool),
             is_code=torch.tensor([is_code_reasoning(r) for r in rollouts.responses], dtype=torch.bool),
-            advantages=estimator(rewards_t, self.alg.group_size, **adv_cfg),
+            advantages=self.advantage_fn(rewards_t, self.alg.group_size, **self.advantage_kwargs),
             grader_timeouts=sum(graded.timed_out),
         )
 
@@ -297,9 +299,8 @@ class GRPOTrainer:
         if self.dist.is_main:
             self.policy.module.save_pretrained(staging, state_dict=state_dict)
             self.tokenizer.save_pretrained(staging)
-            (staging / "trainer_state.json").write_text(
-                f'{{"step": {step}, "seed": {self.cfg.seed}, "world_size": {self.dist.world_size}}}\n'
-            )
+            state = {"step": step, "seed": self.cfg.seed, "world_size": self.dist.world_size}
+            (staging / "trainer_state.json").write_text(json.dumps(state) + "\n")
         D.barrier()
         return self.run.commit_checkpoint(step, staging)
 

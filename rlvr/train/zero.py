@@ -53,8 +53,6 @@ def full_parameters(module: torch.nn.Module, chunk_numel: int = 2**28) -> Iterat
     Collective: every rank must iterate to the end. A tensor is valid only until the next one is
     yielded (its chunk is re-partitioned), so consumers copy it right away.
     """
-    import deepspeed
-
     chunk: list[tuple[str, torch.nn.Parameter]] = []
     numel = 0
     for name, param in module.named_parameters():
