@@ -28,7 +28,7 @@ import re
 import signal
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -225,6 +225,9 @@ class GraderPool:
         chunk_size: most tasks sent to a worker at once; chunks shrink when the queue is short so
             that all workers get a share.
         start_timeout_s: a worker not ready after this long is an error, not a timeout.
+        cache_size: verdicts remembered across calls (least recently used dropped first), so that the
+            trainer's ground-truth metric does not grade again what the ground-truth reward just graded.
+            Timeouts are never cached: a slow answer gets a fresh chance next time.
     """
 
     def __init__(
@@ -235,6 +238,7 @@ class GraderPool:
         task_fn: TaskFn = grade_task,
         chunk_size: int = 8,
         start_timeout_s: float = 120.0,
+        cache_size: int = 65_536,
     ) -> None:
         if num_workers < 1:
             raise ValueError(f"num_workers must be >= 1, got {num_workers!r}")
@@ -248,6 +252,8 @@ class GraderPool:
         # Cumulative, for logging: pairs asked, distinct tasks, graded without a worker, sent to one,
         # timed out (or worker died), workers started.
         self.counts: Counter[str] = Counter()
+        self.cache_size = int(cache_size)
+        self._cache: OrderedDict[Task, bool] = OrderedDict()
         self.pid = os.getpid()
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
@@ -265,17 +271,33 @@ class GraderPool:
         tasks = [Task(p[0], str(p[1]), *p[2:]) for p in pairs]
         distinct = list(dict.fromkeys(tasks))
         verdicts = {task: _fast_verdict(task) for task in distinct}
-        todo = [task for task, verdict in verdicts.items() if verdict is None]
         with self._lock:
             if self._closed:
                 raise RuntimeError("this GraderPool is closed")
+            cached = {t: self._cache[t] for t, v in verdicts.items() if v is None and t in self._cache}
+            verdicts.update(cached)
+            todo = [task for task, verdict in verdicts.items() if verdict is None]
             if todo:
                 verdicts.update(zip(todo, self._run(todo)))
-            self.counts.update(pairs=len(tasks), distinct=len(distinct), fast=len(distinct) - len(todo), sent=len(todo))
+                self._remember({t: verdicts[t] for t in todo if verdicts[t] is not None})
+            self.counts.update(
+                pairs=len(tasks),
+                distinct=len(distinct),
+                fast=len(distinct) - len(todo) - len(cached),
+                cached=len(cached),
+                sent=len(todo),
+            )
         return GradeResult(
             correct=[verdicts[t] is True for t in tasks],
             timed_out=[verdicts[t] is None for t in tasks],
         )
+
+    def _remember(self, verdicts: dict[Task, bool]) -> None:
+        for task, verdict in verdicts.items():
+            self._cache[task] = verdict
+            self._cache.move_to_end(task)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     def close(self) -> None:
         """Stop the workers; idempotent. Idle workers exit on their own, the rest are killed."""

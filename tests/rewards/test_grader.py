@@ -174,3 +174,20 @@ def test_invalid_settings(kwargs):
 def test_doctests():
     result = doctest.testmod(grader)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_verdicts_are_remembered_across_calls_but_timeouts_are_not():
+    # The trainer grades every step twice (reward, then the accuracy metric): the second costs no worker.
+    with GraderPool(num_workers=1, timeout_s=0.5, task_fn=hang_on_marker, cache_size=2) as pool:
+        pairs = [(r"\frac{1}{2}", "0.5"), (HANG, "1")]
+        first = pool.grade(pairs)
+        sent = pool.counts["sent"]
+        second = pool.grade(pairs)
+        assert first.correct == second.correct == [True, False]
+        assert second.timed_out == [False, True]  # the hanging task was tried again, not cached
+        assert pool.counts["sent"] == sent + 1 and pool.counts["cached"] == 1 and pool.counts["timeouts"] == 2
+        # cache_size=2: a third and fourth verdict push the first one out
+        pool.grade([(r"\frac{1}{3}", "0.25"), (r"\frac{2}{3}", "0.75")])
+        sent = pool.counts["sent"]
+        pool.grade([(r"\frac{1}{2}", "0.5")])
+        assert pool.counts["sent"] == sent + 1
