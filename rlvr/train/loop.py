@@ -235,7 +235,12 @@ class GRPOTrainer:
             order = torch.randperm(len(batch), generator=generator)
             for start in range(0, len(batch), mini):
                 mini_idx = order[start : start + mini]
-                mini_tokens = D.all_reduce_sum(batch.response_mask[mini_idx].sum().cpu()).item()
+                # Only token-mean weights micro-batches by tokens; skip the collective otherwise.
+                mini_tokens = (
+                    D.all_reduce_sum(batch.response_mask[mini_idx].sum().cpu()).item()
+                    if alg.loss_aggregation == "token-mean"
+                    else 0.0
+                )
                 for m0 in range(0, mini, micro):
                     idx = mini_idx[m0 : m0 + micro].to(self.dist.device)
                     part = batch.select(idx)

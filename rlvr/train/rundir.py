@@ -19,6 +19,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -67,7 +68,7 @@ class RunDir:
         meta = {
             "git": git_state(Path(__file__).resolve().parents[2]),
             "packages": package_versions(),
-            "python": os.sys.version.split()[0],
+            "python": sys.version.split()[0],
             "host": socket.gethostname(),
             "start_time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "world_size": world_size,
