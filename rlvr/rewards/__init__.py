@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from rlvr.rewards.extract import is_code_reasoning, last_boxed
 from rlvr.rewards.functions import REWARDS, RewardFn
-from rlvr.rewards.grader import GradeResult, GraderPool, get_grader, grade_responses
+from rlvr.rewards.grader import GradeResult, GraderPool, get_grader, grade_answers, grade_responses
 
 __all__ = [
     "REWARDS",
@@ -25,6 +25,7 @@ __all__ = [
     "GradeResult",
     "get_grader",
     "grade_responses",
+    "grade_answers",
 ]
 
 

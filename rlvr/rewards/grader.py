@@ -489,3 +489,15 @@ def grade_responses(responses: Sequence[str], answers: Sequence[str], pool: Grad
         raise ValueError(f"{len(responses)} responses but {len(answers)} answers")
     pool = get_grader() if pool is None else pool
     return pool.grade([response_task(r, a) for r, a in zip(responses, answers)])
+
+
+def grade_answers(preds: Sequence[str | None], golds: Sequence[str], pool: GraderPool | None = None) -> GradeResult:
+    r"""Grade already-extracted answers (not whole responses) against gold answers on ``pool``.
+
+    For comparing two answers, e.g. a majority-vote label with the true answer; a ``None`` or blank
+    prediction is incorrect.
+    """
+    if len(preds) != len(golds):
+        raise ValueError(f"{len(preds)} predictions but {len(golds)} gold answers")
+    pool = get_grader() if pool is None else pool
+    return pool.grade([Task(None if p is None else str(p), str(g)) for p, g in zip(preds, golds)])
