@@ -1,0 +1,5 @@
+"""Spurious Rewards (Shao et al. 2025), reproduced: GRPO with configurable rewards, models and clipping."""
+
+from rlvr.resolvers import register_resolvers
+
+register_resolvers()

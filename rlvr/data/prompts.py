@@ -25,3 +25,13 @@ def format_prompt(problem: str, prompt_cfg: Mapping[str, Any], tokenizer: Any = 
         messages.append({"role": "user", "content": problem})
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     raise ValueError(f"unknown prompt style {style!r}; available: template, chat, raw")
+
+
+def encode_prompt(problem: str, prompt_cfg: Mapping[str, Any], tokenizer: Any) -> list[int]:
+    """Token ids of the prompt for ``problem``.
+
+    A chat template already spells out its special tokens; any other style gets the tokenizer's own
+    (e.g. a BOS token), as the model saw in pre-training.
+    """
+    text = format_prompt(problem, prompt_cfg, tokenizer)
+    return tokenizer.encode(text, add_special_tokens=prompt_cfg.get("style", "template") != "chat")

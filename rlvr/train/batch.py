@@ -69,17 +69,19 @@ def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return picked - torch.logsumexp(logits, dim=-1)  # [N, T]
 
 
-@torch.no_grad()
 def token_entropy(logits: torch.Tensor) -> torch.Tensor:
     """Entropy of the next-token distribution, logits [N, T, V] -> [N, T]."""
     return torch.logsumexp(logits, -1) - (F.softmax(logits, -1) * logits).sum(-1)
 
 
-def response_logprobs(model, batch: TokenBatch, temperature: float, *, with_entropy: bool = False):
+def response_logprobs(
+    model, batch: TokenBatch, temperature: float, *, with_entropy: bool = False, entropy_grad: bool = False
+):
     """Log-probs of the response tokens under ``model`` at sampling ``temperature``.
 
     Returns ``(logprobs [N, T], entropy [N, T] or None)``. Dividing the logits by the temperature makes
-    these the log-probs of the distribution the rollouts were actually sampled from.
+    these the log-probs of the distribution the rollouts were actually sampled from. The entropy is a
+    metric unless ``entropy_grad`` (an entropy bonus), which costs a second [N, T, V] graph.
     """
     out = model(
         input_ids=batch.input_ids,
@@ -93,5 +95,8 @@ def response_logprobs(model, batch: TokenBatch, temperature: float, *, with_entr
         logits = logits / temperature
     targets = batch.input_ids[:, p:]  # [N, T]
     logprobs = token_logprobs(logits, targets)
-    entropy = token_entropy(logits) if with_entropy else None
+    entropy = None
+    if with_entropy:
+        with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+            entropy = token_entropy(logits)
     return logprobs, entropy

@@ -27,8 +27,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from rlvr.algorithms import ADVANTAGE_ESTIMATORS, policy_loss, zero_std_group_fraction
-from rlvr.data import Problem, PromptSampler, format_prompt
+from rlvr.algorithms import ADVANTAGE_ESTIMATORS, aggregate_loss, kl_penalty, policy_loss, zero_std_group_fraction
+from rlvr.data import Problem, ProblemSet, PromptSampler, format_prompt
 from rlvr.models import load_causal_lm, load_tokenizer, resolve_model_path
 from rlvr.rewards import grade_responses, is_code_reasoning
 from rlvr.rollout import Completion, SamplingParams
@@ -36,7 +36,7 @@ from rlvr.train import distributed as D
 from rlvr.train.batch import TokenBatch, make_token_batch, response_logprobs
 from rlvr.train.plan import StepPlan, microbatch_loss_weight, plan_step
 from rlvr.train.rundir import RunDir
-from rlvr.train.zero import deepspeed_config, full_parameters, load_policy
+from rlvr.train.zero import deepspeed_config, full_parameters, load_policy, load_reference
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +107,29 @@ class GRPOTrainer:
         import deepspeed
 
         self.policy, *_ = deepspeed.initialize(model=policy, optimizer=optimizer, config=ds_config)
+        self.reference = None
+        if self.alg.kl.coef > 0:  # the paper uses none; loaded only when asked for
+            self.reference = load_reference(
+                model_path, ds_config, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code
+            )
         self.reward = instantiate(cfg.reward)
+        self.answer_format = cfg.model.prompt.get("answer_format", "boxed")
         advantage = OmegaConf.to_container(self.alg.advantage, resolve=True)
         self.advantage_fn = ADVANTAGE_ESTIMATORS.get(advantage.pop("estimator"))
         self.advantage_kwargs = advantage  # ddof, eps
-        self.data = instantiate(cfg.data)
+        self.data = self._load_data()
         self.train_problems = self._fitting_prompts(self.data.train)
         self.sampler = PromptSampler(len(self.train_problems), self.alg.rollout_batch_size, cfg.seed)
         self.run.write_start(
             cfg,
             world_size=dist.world_size,
-            extra={"model_path": model_path, "num_parameters": self.num_parameters, "reward_version": self.reward.version},
+            extra={
+                "model_path": model_path,
+                "num_parameters": self.num_parameters,
+                "reward": self.reward.spec(),
+                "data": {"name": self.data.name, "train": len(self.data.train), "heldout": len(self.data.heldout),
+                         "skipped_rows": self.data.skipped},
+            },
         )
 
     # ------------------------------------------------------------------ the loop
@@ -182,7 +194,7 @@ class GRPOTrainer:
             top_p=self.alg.top_p,
             max_new_tokens=self.alg.max_response_len,
             seed=derive_seed(self.cfg.seed, "rollout", step, self.dist.rank),
-            stop=tuple(self.cfg.model.get("stop", ()) or ()),
+            stop=tuple(self.cfg.model.prompt.get("stop") or ()),
         )
         groups = self.engine.generate(tokens, params)
         return Rollouts(
@@ -202,8 +214,9 @@ class GRPOTrainer:
             step=step,
             prompt_ids=[p.id for p in rollouts.problems],
             sample_indices=rollouts.sample_indices,
+            answer_format=self.answer_format,
         )
-        graded = grade_responses(rollouts.responses, answers)
+        graded = grade_responses(rollouts.responses, answers, answer_format=self.answer_format)
         rewards_t = torch.tensor(rewards, dtype=torch.float32)
         return Scores(
             rewards=rewards_t,
@@ -214,17 +227,19 @@ class GRPOTrainer:
         )
 
     @torch.no_grad()
-    def old_logprobs(self, batch: TokenBatch) -> torch.Tensor:
+    def logprobs_of(self, model, batch: TokenBatch) -> torch.Tensor:
+        """Response log-probs under ``model`` (the policy before the update, or the reference), [N, T]."""
         micro = self.tcfg.micro_batch_size
         chunks = [
-            response_logprobs(self.policy, batch.select(slice(i, i + micro)), self.alg.temperature)[0]
+            response_logprobs(model, batch.select(slice(i, i + micro)), self.alg.temperature)[0]
             for i in range(0, len(batch), micro)
         ]
         return torch.cat(chunks)
 
     def update(self, step: int, batch: TokenBatch, advantages: torch.Tensor) -> dict[str, float]:
         alg, clip = self.alg, self.cfg.clip
-        old = self.old_logprobs(batch)
+        old = self.logprobs_of(self.policy, batch)
+        ref = self.logprobs_of(self.reference, batch) if self.reference is not None else None
         means: dict[str, list[float]] = defaultdict(list)
         extremes = {"ratio_max": -float("inf"), "ratio_min": float("inf")}
         entropy_sum = torch.zeros(())
@@ -244,7 +259,9 @@ class GRPOTrainer:
                 for m0 in range(0, mini, micro):
                     idx = mini_idx[m0 : m0 + micro].to(self.dist.device)
                     part = batch.select(idx)
-                    logprobs, entropy = response_logprobs(self.policy, part, alg.temperature, with_entropy=True)
+                    logprobs, entropy = response_logprobs(
+                        self.policy, part, alg.temperature, with_entropy=True, entropy_grad=alg.entropy_coef != 0
+                    )
                     loss, stats = policy_loss(
                         logprobs,
                         old[idx],
@@ -256,6 +273,7 @@ class GRPOTrainer:
                         aggregation=alg.loss_aggregation,
                         max_response_len=alg.max_response_len,
                     )
+                    loss = loss + self._regularisers(logprobs, entropy, ref[idx] if ref is not None else None, part, means)
                     weight = microbatch_loss_weight(
                         alg.loss_aggregation, part.response_mask.sum().item(), mini_tokens, micro_batches_per_optimizer_step
                     )
@@ -267,9 +285,27 @@ class GRPOTrainer:
                     extremes["ratio_max"] = max(extremes["ratio_max"], stats["ratio_max"].item())
                     extremes["ratio_min"] = min(extremes["ratio_min"], stats["ratio_min"].item())
                     if epoch == 0:
-                        entropy_sum += (entropy * part.response_mask).sum().cpu()
+                        entropy_sum += (entropy.detach() * part.response_mask).sum().cpu()
                 means["actor/grad_norm"].append(_as_float(self.policy.get_global_grad_norm()))
         return self._reduce_actor(means, extremes, entropy_sum, batch.response_mask.sum().cpu())
+
+    def _regularisers(self, logprobs, entropy, ref_logprobs, part: TokenBatch, means) -> torch.Tensor:
+        """The optional KL penalty and entropy bonus, aggregated like the policy loss (0 when off)."""
+        alg = self.alg
+        total = torch.zeros((), device=logprobs.device)
+        if ref_logprobs is not None:
+            kl = aggregate_loss(
+                kl_penalty(logprobs, ref_logprobs, alg.kl.estimator),
+                part.response_mask,
+                alg.loss_aggregation,
+                alg.max_response_len,
+            )
+            means["actor/kl_ref"].append(kl.item())
+            total = total + alg.kl.coef * kl
+        if alg.entropy_coef:
+            bonus = aggregate_loss(entropy, part.response_mask, alg.loss_aggregation, alg.max_response_len)
+            total = total - alg.entropy_coef * bonus
+        return total
 
     # ------------------------------------------------------------------ evaluation and checkpoints
     @torch.no_grad()
@@ -278,10 +314,15 @@ class GRPOTrainer:
         problems = list(self.data.heldout[self.dist.rank :: self.dist.world_size])
         if not problems:
             return {}
-        params = SamplingParams(n=1, temperature=0.0, max_new_tokens=self.alg.max_response_len)
+        params = SamplingParams(
+            n=1,
+            temperature=0.0,
+            max_new_tokens=self.alg.max_response_len,
+            stop=tuple(self.cfg.model.prompt.get("stop") or ()),
+        )
         outputs = self.engine.generate([self._encode(self._prompt_text(p)) for p in problems], params)
         responses = [group[0].text for group in outputs]
-        graded = grade_responses(responses, [p.answer for p in problems])
+        graded = grade_responses(responses, [p.answer for p in problems], answer_format=self.answer_format)
         local = torch.tensor(
             [sum(graded.correct), sum(is_code_reasoning(r) for r in responses), len(problems)], dtype=torch.float64
         )
@@ -320,6 +361,31 @@ class GRPOTrainer:
         # A chat template already spells out its special tokens; a plain template gets the model's BOS.
         add_special = self.cfg.model.prompt.get("style", "template") != "chat"
         return self.tokenizer.encode(text, add_special_tokens=add_special)
+
+    def _load_data(self) -> ProblemSet:
+        """The data config's problems, relabelled when the reward asks for it (majority_vote, ...)."""
+        data = instantiate(self.cfg.data)
+        if self.cfg.get("relabel") is not None:
+            relabel = instantiate(self.cfg.relabel)
+            labels = self.cfg.relabel.get("labels")
+            if labels is not None and self.cfg.label.make_if_missing:
+                self._make_labels_if_missing(Path(labels.source), data)
+            data = relabel(data)
+        if data.skipped:
+            self._say(f"data {data.name!r}: skipped {data.skipped} unusable rows (see the warnings above)")
+        return data
+
+    def _make_labels_if_missing(self, path: Path, data: ProblemSet) -> None:
+        """Label the data with this model's own majority votes (label.make_if_missing: the tiny model)."""
+        from rlvr.label import label_problems, write_labels
+
+        if not path.exists() and self.dist.is_main:
+            self._say(f"no majority-vote labels at {path}: labelling {self.cfg.label.num_problems} problems first")
+            rows, report = label_problems(
+                self.engine, self.tokenizer, data.train, self.cfg.model.prompt, self.cfg.label, seed=self.cfg.seed
+            )
+            write_labels(path, rows, report)
+        D.barrier()
 
     def _fitting_prompts(self, problems) -> list[Problem]:
         """Training problems whose prompt fits ``algorithm.max_prompt_len`` tokens (others are dropped, counted)."""

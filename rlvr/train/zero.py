@@ -72,3 +72,18 @@ def _gathered(chunk: list[tuple[str, torch.nn.Parameter]]) -> Iterator[tuple[str
     with deepspeed.zero.GatheredParameters([p for _, p in chunk], modifier_rank=None):
         for name, param in chunk:
             yield name, param.data
+
+
+def load_reference(path: str, ds_config: dict[str, Any], *, dtype: str, trust_remote_code: bool):
+    """A frozen copy of the starting policy for the KL penalty, sharded like the policy but with no
+    optimizer state (the way TRL prepares its reference model for ZeRO-3)."""
+    import deepspeed
+
+    config = {k: v for k, v in ds_config.items() if k != "gradient_clipping"}
+    if config["zero_optimization"]["stage"] != 3:
+        config["zero_optimization"] = {"stage": 0}  # ZeRO-1/2 only shard optimizer state: nothing to shard
+    model = load_policy(path, config, dtype=dtype, trust_remote_code=trust_remote_code, gradient_checkpointing=False)
+    model.requires_grad_(False)
+    engine, *_ = deepspeed.initialize(model=model, config=config)
+    engine.eval()
+    return engine

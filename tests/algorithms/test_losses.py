@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from rlvr.algorithms import LOSS_AGGREGATIONS, POLICY_LOSSES, aggregate_loss, policy_loss
+from rlvr.algorithms import LOSS_AGGREGATIONS, POLICY_LOSSES, aggregate_loss, kl_penalty, policy_loss
 
 CLIP_MODES = ["standard", "none", "no_old_logprob"]
 AGGREGATIONS = ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"]
@@ -288,3 +288,34 @@ def test_gradients_match_naive_loops(clip, aggregation):
     assert_close(loss, expected_loss, rtol=1e-6, atol=1e-6)
     assert_close(grad, expected_grad, rtol=1e-6, atol=1e-6)
     assert torch.equal(grad[~mask], torch.zeros_like(grad[~mask]))  # padding gets no gradient
+
+
+# ---------------------------------------------------------------------------------------------- KL
+def test_kl_estimators_by_hand():
+    logp = torch.tensor([[math.log(0.5), math.log(0.25)]])
+    ref = torch.tensor([[math.log(0.25), math.log(0.5)]])
+    # log r = logp - ref = [ln 2, -ln 2]
+    assert torch.allclose(kl_penalty(logp, ref, "k1"), torch.tensor([[math.log(2), -math.log(2)]]))
+    assert torch.allclose(kl_penalty(logp, ref, "k2"), torch.tensor([[0.5 * math.log(2) ** 2] * 2]))
+    # k3 = ref/p - 1 - ln(ref/p): token 1: 0.5 - 1 + ln 2 = 0.19315; token 2: 2 - 1 - ln 2 = 0.30685
+    assert torch.allclose(kl_penalty(logp, ref, "k3"), torch.tensor([[0.5 - 1 + math.log(2), 1 - math.log(2)]]))
+    assert torch.equal(kl_penalty(ref, ref, "k3"), torch.zeros(1, 2))
+
+
+def test_k3_is_an_unbiased_kl_estimate_by_exact_expectation():
+    # E_{x~p}[k3] over a 3-way distribution equals sum p log(p/q), computed independently.
+    p = torch.tensor([0.5, 0.3, 0.2])
+    q = torch.tensor([0.2, 0.5, 0.3])
+    k3 = kl_penalty(p.log()[None], q.log()[None], "k3")[0]
+    expected = float((p * (p / q).log()).sum())
+    assert abs(float((p * k3).sum()) - expected) < 1e-6
+
+
+def test_kl_gradient_reaches_the_policy_only_and_unknown_estimator_is_named():
+    logp = torch.tensor([[-1.0]], requires_grad=True)
+    ref = torch.tensor([[-2.0]], requires_grad=True)
+    kl_penalty(logp, ref, "k3").sum().backward()
+    # d/dx [exp(-(x - r)) - 1 + (x - r)] = 1 - exp(r - x) = 1 - e^-1
+    assert abs(logp.grad.item() - (1 - math.exp(-1))) < 1e-6 and ref.grad is None
+    with pytest.raises(KeyError, match="k3"):
+        kl_penalty(logp, ref, "k4")

@@ -1,0 +1,130 @@
+"""``python -m rlvr.plan experiment=<name>``: the runs a sweep would launch, without launching anything.
+
+    python -m rlvr.plan experiment=fig1                # 24 runs: overrides, GPUs, estimated GPU-hours
+    python -m rlvr.plan experiment=fig10 seed=0,1      # extra sweeps multiply the matrix, as with -m
+
+Every run is composed exactly as ``python -m rlvr.train -m ...`` would compose it (the experiment's
+``hydra.sweeper.params`` first, then the command line), and its batch arithmetic is checked, so a
+sweep that would fail on the cluster fails here in seconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+import rlvr  # noqa: F401  (registers the config resolvers)
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    overrides: tuple[str, ...]  # only the swept values: what tells this run apart
+    name: str
+    gpus: int
+    total_steps: int
+    seconds_per_step: float | None
+
+    @property
+    def gpu_hours(self) -> float | None:
+        if self.seconds_per_step is None:
+            return None
+        return max(self.gpus, 1) * self.seconds_per_step * self.total_steps / 3600
+
+
+def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
+    """Cartesian product of sweep overrides (``a=1,2``, ``range(..)``, ``choice(..)``), like Hydra's basic sweeper.
+
+    >>> expand_sweep(["model=a,b", "clip=none", "seed=range(0,2)"])
+    [['model=a', 'clip=none', 'seed=0'], ['model=a', 'clip=none', 'seed=1'], ['model=b', 'clip=none', 'seed=0'], ['model=b', 'clip=none', 'seed=1']]
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    options: list[list[str]] = []
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.input_line.split("=", 1)[0]
+        if override.is_sweep_override():
+            options.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+        else:
+            options.append([override.input_line])
+    return [list(combo) for combo in itertools.product(*options)]
+
+
+def sweeper_params(cfg: DictConfig) -> list[str]:
+    """``hydra.sweeper.params`` of a composed config (with its hydra node) as override strings."""
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    return [f"{key}={value}" for key, value in params.items()]
+
+
+def compose(overrides: Sequence[str], *, with_hydra: bool = False) -> DictConfig:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose("config", overrides=list(overrides), return_hydra_config=with_hydra)
+
+
+def plan_runs(overrides: Sequence[str]) -> list[tuple[PlannedRun, DictConfig]]:
+    """Every run of ``overrides`` (an experiment plus any extra sweeps), composed and checked."""
+    from rlvr.train.plan import plan_step
+
+    base = [o for o in overrides if not _is_sweep(o)]
+    swept = [o for o in overrides if _is_sweep(o)]
+    params = sweeper_params(compose(base, with_hydra=True))
+    runs = []
+    for point in expand_sweep(params + swept):
+        cfg = compose(base + point)
+        gpus = int(cfg.resources.gpus)
+        plan_step(cfg, world_size=max(gpus, 1))  # a sweep point that cannot run fails here, named
+        run = PlannedRun(
+            overrides=tuple(point),
+            name=str(cfg.name),
+            gpus=gpus,
+            total_steps=int(cfg.trainer.total_steps),
+            seconds_per_step=cfg.resources.seconds_per_step,
+        )
+        runs.append((run, cfg))
+    return runs
+
+
+def format_plan(runs: Sequence[PlannedRun], title: str) -> str:
+    header = ("#", "overrides", "GPUs", "steps", "GPU-h (est.)")
+    rows = [
+        (str(i), " ".join(r.overrides) or "(none)", str(r.gpus) if r.gpus else "CPU", str(r.total_steps),
+         "?" if r.gpu_hours is None else f"{r.gpu_hours:.1f}")
+        for i, r in enumerate(runs)
+    ]
+    widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
+    line = lambda row: "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()  # noqa: E731
+    known = [r.gpu_hours for r in runs if r.gpu_hours is not None]
+    total = f"{sum(known):.1f} GPU-hours (estimated)" + (" + runs of unknown cost" if len(known) < len(runs) else "")
+    return "\n".join(
+        [title, line(header), line(tuple("-" * w for w in widths)), *map(line, rows),
+         f"{len(runs)} runs, {total}", f"launch: python -m rlvr.train -m {title}"]
+    )
+
+
+def _is_sweep(override: str) -> bool:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create().parse_overrides([override])[0].is_sweep_override()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args):
+        print(__doc__)
+        return 0
+    runs = plan_runs(args)
+    print(format_plan([r for r, _ in runs], " ".join(args)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
