@@ -19,7 +19,12 @@ class ProblemSet:
     name: str
     train: tuple[Problem, ...]
     heldout: tuple[Problem, ...]
+    # Source rows dropped as unusable (no problem text or no answer) when loading with on_bad_row="skip";
+    # the trainer logs it so that a run on a silently shrunken data set is visible.
+    skipped: int = 0
 
     def __post_init__(self) -> None:
         if not self.train:
             raise ValueError(f"data set {self.name!r} has no training problems")
+        if self.skipped < 0:
+            raise ValueError(f"data set {self.name!r}: skipped must be >= 0, got {self.skipped}")
