@@ -62,24 +62,20 @@ def sweeper_params(cfg: DictConfig) -> list[str]:
     return [f"{key}={value}" for key, value in params.items()]
 
 
-def compose(overrides: Sequence[str], *, with_hydra: bool = False) -> DictConfig:
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose("config", overrides=list(overrides), return_hydra_config=with_hydra)
-
-
 def plan_runs(overrides: Sequence[str]) -> list[tuple[PlannedRun, DictConfig]]:
     """Every run of ``overrides`` (an experiment plus any extra sweeps), composed and checked."""
+    from hydra import compose, initialize_config_dir
+
     from rlvr.train.plan import plan_step
 
     base = [o for o in overrides if not _is_sweep(o)]
     swept = [o for o in overrides if _is_sweep(o)]
-    params = sweeper_params(compose(base, with_hydra=True))
     runs = []
-    for point in expand_sweep(params + swept):
-        cfg = compose(base + point)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        params = sweeper_params(compose("config", overrides=base, return_hydra_config=True))
+        points = expand_sweep(params + swept)
+        configs = [compose("config", overrides=base + point) for point in points]
+    for point, cfg in zip(points, configs):
         gpus = int(cfg.resources.gpus)
         plan_step(cfg, world_size=max(gpus, 1))  # a sweep point that cannot run fails here, named
         run = PlannedRun(

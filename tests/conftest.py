@@ -15,8 +15,13 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+import rlvr  # noqa: F401  (registers the config resolvers before any compose)
+
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
+# The real data files (../shared/data here; CI sets RLVR_DATA). Read in place, never copied.
+DATA_DIR = Path(os.environ.get("RLVR_DATA", REPO.parent / "shared" / "data"))
+os.environ.setdefault("RLVR_DATA", str(DATA_DIR))
 os.environ.setdefault("DS_ACCELERATOR", "cpu")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -1,24 +1,33 @@
 """Rewards picked by name from config, and the grader behind the ground-truth one.
 
-The config node ``{_target_: rlvr.rewards.build_reward, name: random, gamma: 0.5}`` makes
-``hydra.utils.instantiate(cfg.reward)`` return a ``Reward``: the registered function with its
-parameters bound, plus the name, version and parameters the trainer logs.
+The config node ``{_target_: rlvr.rewards.build_reward, name: random, label: random, gamma: 0.5}``
+makes ``hydra.utils.instantiate(cfg.reward)`` return a ``Reward``: the registered function with its
+parameters bound, plus what the trainer logs: ``label`` (the display name, for run names and metric
+keys) and ``spec()`` (name, version and parameters, inner rewards included).
+
+Compound rewards (``inverse``, ``all_of``; see ``rlvr.rewards.combinators``) take inner rewards as
+parameters, written as ``{name: ..., **params}`` mappings in config; they are built here, once.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Mapping
 from typing import Any, Sequence
 
-from rlvr.rewards.extract import is_code_reasoning, last_boxed
+from rlvr.rewards import combinators  # noqa: F401  (registers inverse and all_of)
+from rlvr.rewards.extract import ANSWER_FORMATS, extract_answer, has_repeated_block, is_code_reasoning, last_boxed
 from rlvr.rewards.functions import REWARDS, RewardFn
 from rlvr.rewards.grader import GradeResult, GraderPool, get_grader, grade_answers, grade_responses
 
 __all__ = [
     "REWARDS",
+    "ANSWER_FORMATS",
     "Reward",
     "build_reward",
+    "extract_answer",
+    "has_repeated_block",
     "last_boxed",
     "is_code_reasoning",
     "GraderPool",
@@ -32,16 +41,23 @@ __all__ = [
 class Reward:
     """A registered reward function with its config parameters bound.
 
-    ``reward(responses, answers, **context) -> list[float]``; ``name``, ``version`` and ``params``
-    say exactly which reward produced the numbers.
+    ``reward(responses, answers, **context) -> list[float]``. ``label`` names it in logs and run
+    names; ``spec()`` says exactly which reward produced the numbers. Parameters arrive as plain
+    Python values (Hydra's DictConfig and ListConfig are converted), inner rewards as ``Reward``s.
     """
 
-    def __init__(self, name: str, **params: Any) -> None:
+    def __init__(self, name: str, *, label: str | None = None, **params: Any) -> None:
         entry = REWARDS.entry(name)
         _check_params(name, entry.fn, params)
+        params = {key: _plain(value) for key, value in params.items()}
+        for param, arity in getattr(entry.fn, "inner_rewards", {}).items():
+            if param not in params:
+                raise TypeError(f"reward {name!r} needs parameter {param!r}: its inner reward{'s' * (arity == 'list')}")
+            params[param] = _build_inner(f"{name}.{param}", arity, params[param])
         self.name = name
+        self.label = name if label is None else str(label)
         self.version = entry.version
-        self.params = dict(params)
+        self.params = params
         self.fn: RewardFn = entry.fn
 
     def __call__(self, responses: Sequence[str], answers: Sequence[str], **context: Any) -> list[float]:
@@ -50,20 +66,80 @@ class Reward:
             raise RuntimeError(f"reward {self.name!r} returned {len(rewards)} values for {len(responses)} responses")
         return rewards
 
+    def spec(self) -> dict[str, Any]:
+        """``{name, version, params}`` as plain, JSON-serialisable values; inner rewards as their own specs.
+
+        >>> build_reward("inverse", reward={"name": "random", "gamma": 0.3}).spec()  # doctest: +NORMALIZE_WHITESPACE
+        {'name': 'inverse', 'version': 1,
+         'params': {'reward': {'name': 'random', 'version': 1, 'params': {'gamma': 0.3}}}}
+        """
+        return {"name": self.name, "version": self.version, "params": _spec_value(self.params)}
+
     def __repr__(self) -> str:
-        return f"Reward({self.name!r}, version={self.version}, params={self.params})"
+        label = "" if self.label == self.name else f", label={self.label!r}"
+        return f"Reward({self.name!r}{label}, version={self.version}, params={self.params})"
 
 
-def build_reward(name: str, **params: Any) -> Reward:
-    """The reward ``name`` from ``REWARDS`` with ``params`` bound; unknown names or parameters fail here.
+def build_reward(name: str, label: str | None = None, **params: Any) -> Reward:
+    """The reward ``name`` from ``REWARDS`` with ``params`` bound; unknown names or parameters fail here,
+    inner rewards' included (the message says where).
+
+    ``label`` is its display name in logs and run names (default: ``name``).
 
     >>> reward = build_reward("random", gamma=0.0)
-    >>> reward.name, reward.version, reward.params
-    ('random', 1, {'gamma': 0.0})
+    >>> reward.name, reward.label, reward.version, reward.params
+    ('random', 'random', 1, {'gamma': 0.0})
     >>> reward(["x"], ["1"], seed=0, step=0, prompt_ids=[0], sample_indices=[0])
     [0.0]
+    >>> build_reward("all_of", rewards=[{"name": "format"}, {"name": "inverse", "reward": {"name": "pyton"}}])
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    KeyError: "all_of.rewards[1]: inverse.reward: unknown reward 'pyton'; did you mean 'python'? available: ..."
     """
-    return Reward(name, **params)
+    return Reward(name, label=label, **params)
+
+
+def _build_inner(where: str, arity: str, value: Any) -> Reward | list[Reward]:
+    """An inner reward parameter, built: one reward, or a non-empty list of them (``arity``)."""
+    if arity == "one":
+        return _as_reward(where, value)
+    if not isinstance(value, list) or not value:
+        raise TypeError(f"{where}: expected a non-empty list of rewards, got {value!r}")
+    return [_as_reward(f"{where}[{i}]", item) for i, item in enumerate(value)]
+
+
+def _as_reward(where: str, value: Any) -> Reward:
+    """A ``Reward`` as is, or one built from a ``{name: ..., label: ..., **params}`` mapping."""
+    if isinstance(value, Reward):
+        return value
+    if not isinstance(value, dict) or "name" not in value:
+        raise TypeError(f"{where}: expected a reward or a mapping with a 'name', got {value!r}")
+    try:
+        return build_reward(**value)
+    except (KeyError, TypeError, ValueError) as error:
+        # Say where in the nesting it failed; the message keeps the registry's did-you-mean.
+        raise type(error)(f"{where}: {error.args[0] if error.args else error}") from None
+
+
+def _plain(value: Any) -> Any:
+    """Hydra's DictConfig / ListConfig (and any mapping or list) as plain dicts and lists; the rest as is."""
+    if isinstance(value, Reward) or isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _spec_value(value: Any) -> Any:
+    if isinstance(value, Reward):
+        return value.spec()
+    if isinstance(value, dict):
+        return {k: _spec_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_spec_value(v) for v in value]
+    return value
 
 
 def accepted_params(fn: RewardFn) -> list[str]:

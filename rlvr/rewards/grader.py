@@ -11,9 +11,13 @@ Workers come from the ``forkserver`` start method: the trainer process holds CUD
 ``fork`` would copy, and a fork server that has math-verify preloaded forks a replacement worker in
 milliseconds instead of re-importing sympy as ``spawn`` would.
 
-The rule for a response: the content of its last ``\boxed{}`` is the answer; a response without any
-box is handed whole to math-verify, which extracts its last LaTeX or plain expression; an empty
-response, or one whose last box never closes (cut at the length limit), is incorrect.
+The rule for a response depends on its answer format (``rlvr.rewards.extract``). ``boxed`` (the
+default): the content of its last ``\boxed{}`` is the answer; a response without any box is handed
+whole to math-verify, which extracts its last LaTeX or plain expression; an empty response, or one
+whose last box never closes (cut at the length limit), is incorrect. Any other format, e.g.
+``answer_tag``: the format's answer is graded, and a response that gives none (no closed
+``<answer>`` span) is incorrect without being graded; there is no whole-response fallback, since the
+format itself says where the answer is.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
-from rlvr.rewards.extract import has_boxed, last_boxed
+from rlvr.rewards.extract import ANSWER_FORMATS, extract_answer, has_boxed, last_boxed
 
 log = logging.getLogger(__name__)
 
@@ -473,8 +477,16 @@ def get_grader(num_workers: int | None = None, timeout_s: float | None = None) -
         return _shared
 
 
-def response_task(response: str, gold: str) -> Task:
-    """What to grade for one response (see the module docstring for the rule)."""
+def response_task(response: str, gold: str, answer_format: str = "boxed") -> Task:
+    """What to grade for one response (see the module docstring for the rule).
+
+    >>> response_task("<think>half of 25.6</think> <answer>12.8</answer>", "12.8", "answer_tag")
+    Task(pred='12.8', gold='12.8', fallback=False)
+    >>> response_task("so it is 12.8", "12.8", "answer_tag")
+    Task(pred=None, gold='12.8', fallback=False)
+    """
+    if answer_format != "boxed":
+        return Task(extract_answer(response, answer_format), str(gold))
     boxed = last_boxed(response)
     if boxed is not None:
         return Task(boxed, str(gold))
@@ -483,12 +495,16 @@ def response_task(response: str, gold: str) -> Task:
     return Task(response, str(gold), fallback=True)
 
 
-def grade_responses(responses: Sequence[str], answers: Sequence[str], pool: GraderPool | None = None) -> GradeResult:
-    """Extract each response's answer and grade it against its gold answer on ``pool`` (default: shared)."""
+def grade_responses(
+    responses: Sequence[str], answers: Sequence[str], pool: GraderPool | None = None, answer_format: str = "boxed"
+) -> GradeResult:
+    """Extract each response's answer in ``answer_format`` and grade it against its gold answer on
+    ``pool`` (default: shared). An unknown format fails before anything is graded."""
     if len(responses) != len(answers):
         raise ValueError(f"{len(responses)} responses but {len(answers)} answers")
+    ANSWER_FORMATS.entry(answer_format)  # did-you-mean error, even for an empty batch
     pool = get_grader() if pool is None else pool
-    return pool.grade([response_task(r, a) for r, a in zip(responses, answers)])
+    return pool.grade([response_task(r, a, answer_format) for r, a in zip(responses, answers)])
 
 
 def grade_answers(preds: Sequence[str | None], golds: Sequence[str], pool: GraderPool | None = None) -> GradeResult:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from rlvr.algorithms import ADVANTAGE_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
+from rlvr.algorithms import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
 
 
 class ConfigError(ValueError):
@@ -63,11 +63,17 @@ def plan_step(cfg: DictConfig, world_size: int) -> StepPlan:
         ("clip.mode", POLICY_LOSSES, cfg.clip.mode),
         ("algorithm.loss_aggregation", LOSS_AGGREGATIONS, alg.loss_aggregation),
         ("algorithm.advantage.estimator", ADVANTAGE_ESTIMATORS, alg.advantage.estimator),
+        ("algorithm.kl.estimator", KL_ESTIMATORS, alg.kl.estimator),
     ):
         if name not in registry:
             problems.append(f"{field}={name!r} is not one of: {', '.join(registry.names())}")
     if cfg.clip.low < 0 or cfg.clip.high < 0:
         problems.append(f"clip.low={cfg.clip.low} and clip.high={cfg.clip.high} must be >= 0")
+    if alg.kl.coef < 0 or alg.entropy_coef < 0:
+        problems.append(
+            f"algorithm.kl.coef={alg.kl.coef} and algorithm.entropy_coef={alg.entropy_coef} must be >= 0 "
+            "(a bonus is a positive coefficient)"
+        )
     if problems:
         raise ConfigError("invalid run config:\n  - " + "\n  - ".join(problems))
     return StepPlan(

@@ -27,7 +27,7 @@ def test_every_option_composes_and_plans(group, option):
 @pytest.mark.parametrize("option", sorted(f.stem for f in (CONF / "reward").glob("*.yaml")))
 def test_every_reward_instantiates_to_a_callable(option):
     reward = instantiate(compose_config(f"reward={option}").reward)
-    assert reward.name == option and callable(reward)
+    assert reward.label == option and callable(reward)
 
 
 def test_data_instantiates_with_disjoint_heldout():

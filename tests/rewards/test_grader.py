@@ -79,6 +79,54 @@ def test_response_task(response, task):
     assert response_task(response, "0.5") == task
 
 
+# (response, gold answer, correct) for base models prompted with the R1 template (answer_format="answer_tag").
+TAGGED_RESPONSES = [
+    ("<think>64 km in 5 hours: 64 / 5 = 12.8.</think> <answer>12.8</answer>", "12.8", True),
+    (r"<think>64 / 5</think> <answer>\boxed{12.8}</answer>", "12.8", True),
+    (r"<think>64 / 5</think> <answer>\frac{64}{5}</answer>", "12.8", True),
+    (r"<think>half of 25.6</think> <answer>The speed is \boxed{\dfrac{64}{5}} km/h.</answer>", "12.8", True),
+    ("<think>64 / 5</think> <answer>12.5</answer>", "12.8", False),
+    ("<answer>12</answer> No wait: <answer>12.8</answer>", "12.8", True),
+    # no answer in this format, whatever the text says:
+    ("<think>64 / 5 = 12.8, so the answer is 12.8</think>", "12.8", False),
+    ("<think>64 / 5 = 12.8</think> <answer>12.8", "12.8", False),  # cut before </answer>
+    (r"So the answer is \boxed{12.8}.", "12.8", False),  # a box outside any span
+    (r"<answer>\boxed{12.8</answer>", "12.8", False),
+    ("<answer> </answer>", "12.8", False),
+]
+
+
+@pytest.mark.parametrize(
+    "response, task",
+    [
+        ("<think>..</think> <answer> 12.8 </answer>", Task("12.8", "0.5")),
+        (r"<answer>\boxed{\frac{1}{2}}</answer>", Task(r"\frac{1}{2}", "0.5")),
+        ("The answer is 5", Task(None, "0.5")),  # no whole-response fallback in this format
+        (r"so \boxed{\frac{1}{2}}", Task(None, "0.5")),
+    ],
+)
+def test_response_task_answer_tag(response, task):
+    assert response_task(response, "0.5", "answer_tag") == task
+
+
+def test_grade_responses_answer_tag(pool):
+    responses, answers, expected = zip(*TAGGED_RESPONSES)
+    result = grade_responses(responses, answers, pool=pool, answer_format="answer_tag")
+    assert [(r, a, c) for r, a, c in zip(responses, answers, result.correct)] == TAGGED_RESPONSES
+
+
+def test_grade_responses_is_boxed_by_default(pool):
+    responses, answers, _ = zip(*RESPONSES)
+    assert grade_responses(responses, answers, pool=pool) == grade_responses(
+        responses, answers, pool=pool, answer_format="boxed"
+    )
+
+
+def test_grade_responses_rejects_an_unknown_format(pool):
+    with pytest.raises(KeyError, match="unknown answer format 'answer-tag'; did you mean 'answer_tag'"):
+        grade_responses([], [], pool=pool, answer_format="answer-tag")
+
+
 def test_grade_responses(pool):
     responses, answers, expected = zip(*RESPONSES)
     result = grade_responses(responses, answers, pool=pool)

@@ -10,8 +10,12 @@ from rlvr.rewards import REWARDS, build_reward
 CODE = "```python\nprint(2 + 3)\n```\n```output\n5\n```\nSo the sum is \\boxed{5}"
 
 
+# Parameters a reward cannot be built without (the combinators' inner rewards).
+REQUIRED = {"inverse": {"reward": {"name": "python"}}, "all_of": {"rewards": [{"name": "format"}]}}
+
+
 def test_registry_holds_the_papers_rewards():
-    assert REWARDS.names() == ["format", "ground_truth", "python", "random"]
+    assert REWARDS.names() == ["all_of", "format", "ground_truth", "inverse", "no_repetition", "python", "random"]
     assert all(REWARDS.entry(name).version == 1 and REWARDS.entry(name).doc for name in REWARDS)
 
 
@@ -55,6 +59,82 @@ def test_format(response, expected):
 )
 def test_python(response, expected):
     assert build_reward("python")([response], ["5"]) == [expected]
+
+
+@pytest.mark.parametrize(
+    "response, answer, expected",
+    [
+        ("<think>64 / 5 = 12.8</think> <answer>12.8</answer>", "12.8", 1.0),
+        (r"<think>64 / 5</think> <answer>\boxed{\frac{64}{5}}</answer>", "12.8", 1.0),
+        ("<think>64 / 5</think> <answer>12.5</answer>", "12.8", 0.0),
+        ("<think>64 / 5 = 12.8</think> <answer>12.8", "12.8", 0.0),  # no closing tag: no answer
+        (r"the answer is \boxed{12.8}", "12.8", 0.0),  # not this format's answer
+    ],
+)
+def test_ground_truth_answer_tag(response, answer, expected):
+    assert build_reward("ground_truth")([response], [answer], answer_format="answer_tag") == [expected]
+
+
+@pytest.mark.parametrize(
+    "response, expected",
+    [
+        ("<think>..</think> <answer>12.8</answer>", 1.0),
+        ("<think>..</think> <answer>wrong but well formatted</answer>", 1.0),
+        (r"<answer>\boxed{12.8}</answer>", 1.0),
+        ("<answer>  </answer>", 0.0),
+        (r"<answer>\boxed{}</answer>", 0.0),
+        ("<think>..</think> <answer>12.8", 0.0),
+        (r"\boxed{12.8}", 0.0),
+        ("", 0.0),
+    ],
+)
+def test_format_answer_tag(response, expected):
+    assert build_reward("format")([response], ["0"], answer_format="answer_tag") == [expected]
+
+
+@pytest.mark.parametrize("name", ["ground_truth", "format"])
+def test_answer_format_defaults_to_boxed(name):
+    responses = [r"so \boxed{5}", "<answer>5</answer>", "The answer is 7"]
+    reward = build_reward(name)
+    expected = reward(responses, ["5"] * 3)
+    assert reward(responses, ["5"] * 3, answer_format=None) == reward(responses, ["5"] * 3, answer_format="boxed")
+    assert reward(responses, ["5"] * 3, answer_format="boxed") == expected
+
+
+@pytest.mark.parametrize("name", ["ground_truth", "format"])
+def test_an_unknown_answer_format_names_the_known_ones(name):
+    with pytest.raises(KeyError, match="unknown answer format 'answer'; did you mean 'answer_tag'"):
+        build_reward(name)([r"\boxed{5}"], ["5"], answer_format="answer")
+
+
+@pytest.mark.parametrize(
+    "response, expected",
+    [
+        ("Let me compute. " * 40, 0.0),
+        ("Let me compute. " * 10 + r"so \boxed{5}", 0.0),  # a loop anywhere, even before an answer
+        ("Let me compute. " * 9 + r"so \boxed{5}", 1.0),
+        ("a" * 100, 0.0),
+        ("a" * 99, 1.0),
+        (CODE, 1.0),
+        ("", 1.0),
+    ],
+)
+def test_no_repetition(response, expected):
+    assert build_reward("no_repetition")([response], ["5"]) == [expected]
+
+
+def test_no_repetition_parameters():
+    text = "Let me compute. " * 3
+    assert build_reward("no_repetition")([text], ["5"]) == [1.0]
+    assert build_reward("no_repetition", min_repeats=3)([text], ["5"]) == [0.0]
+    assert build_reward("no_repetition", min_repeats=3, max_len=15)([text], ["5"]) == [1.0]  # the block is 16
+    # blocks of 17 to 32 characters: the 16-character sentence counts only as its double, 32 characters
+    longer_blocks = build_reward("no_repetition", min_len=17, max_len=32, min_repeats=3)
+    assert longer_blocks(["Let me compute. " * 5, "Let me compute. " * 6], ["5", "5"]) == [1.0, 0.0]
+    with pytest.raises(TypeError, match="did you mean 'min_repeats'"):
+        build_reward("no_repetition", min_repeat=3)
+    with pytest.raises(ValueError, match="min_repeats >= 2"):
+        build_reward("no_repetition", min_repeats=1)([text], ["5"])
 
 
 def grpo_batch(num_prompts=64, group_size=16, step=7):
@@ -127,23 +207,31 @@ def test_random_draws_integer_ids_alike_whatever_their_type():
     assert functions.uniform_draw(1, 2, np.int64(3), np.int32(4)) == functions.uniform_draw(1, 2, 3, 4)
 
 
-@pytest.mark.parametrize("name", ["ground_truth", "format", "random", "python"])
+@pytest.mark.parametrize("name", REWARDS.names())
 def test_length_mismatch_is_an_error(name):
     _, _, context = grpo_batch(num_prompts=1, group_size=2)
     with pytest.raises(ValueError, match="2 responses but 1 answers"):
-        build_reward(name)(["a", "b"], ["1"], **context)
+        build_reward(name, **REQUIRED.get(name, {}))(["a", "b"], ["1"], **context)
 
 
-@pytest.mark.parametrize("name", ["format", "python", "ground_truth"])
+@pytest.mark.parametrize("name", REWARDS.names())
 def test_unused_context_is_ignored(name):
     _, _, context = grpo_batch(num_prompts=1, group_size=1)
-    assert build_reward(name)([r"\boxed{1}"], ["1"], **context, anything="else") in ([0.0], [1.0])
+    reward = build_reward(name, **REQUIRED.get(name, {}))
+    assert reward([r"\boxed{1}"], ["1"], **context, anything="else") in ([0.0], [1.0])
 
 
 def test_build_reward_exposes_what_the_trainer_logs():
     reward = build_reward("random", gamma=0.3)
-    assert (reward.name, reward.version, reward.params) == ("random", 1, {"gamma": 0.3})
+    assert (reward.name, reward.label, reward.version, reward.params) == ("random", "random", 1, {"gamma": 0.3})
+    assert reward.spec() == {"name": "random", "version": 1, "params": {"gamma": 0.3}}
     assert "gamma" in repr(reward)
+
+
+def test_build_reward_takes_a_label_for_logs():
+    reward = build_reward("random", label="random_0.3", gamma=0.3)
+    assert (reward.name, reward.label, reward.params) == ("random", "random_0.3", {"gamma": 0.3})
+    assert "label" not in reward.spec() and "random_0.3" in repr(reward)
 
 
 def test_build_reward_rejects_a_parameter_typo():
@@ -154,7 +242,7 @@ def test_build_reward_rejects_a_parameter_typo():
 
 
 def test_build_reward_rejects_an_unknown_name():
-    with pytest.raises(KeyError, match="did you mean 'random'.*available: format, ground_truth, python, random"):
+    with pytest.raises(KeyError, match="did you mean 'random'.*available: all_of, format, ground_truth, inverse"):
         build_reward("randm")
 
 

@@ -1,0 +1,164 @@
+"""The paper's experiment matrix as config: every experiment composes at every sweep point, and the
+model, clip and algorithm files carry the paper's settings."""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import CONF, REPO, compose_config, run_module
+from rlvr.plan import expand_sweep
+from rlvr.plan import plan_runs as _plan_runs
+from rlvr.train.plan import ConfigError, plan_step
+
+EXPERIMENTS = sorted(f.stem for f in (CONF / "experiment").glob("*.yaml"))
+
+
+@lru_cache(maxsize=None)
+def _planned(overrides: tuple[str, ...]):
+    return _plan_runs(list(overrides))
+
+
+def plan_runs(overrides: list[str]):
+    """Composing a sweep takes a while; each is composed once per session."""
+    return _planned(tuple(overrides))
+
+
+PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig8", "fig9", "fig10", "fig11", "fig12", "fig16"]
+
+
+def test_every_figure_has_a_paper_and_a_tiny_experiment():
+    assert set(PAPER_FIGURES) | {f"tiny_{f}" for f in PAPER_FIGURES} <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes_and_plans_at_every_sweep_point(experiment):
+    runs = plan_runs([f"experiment={experiment}"])  # composes each point and checks its batch arithmetic
+    assert len(runs) >= 1
+    names = [cfg.name for _, cfg in runs]
+    for run, cfg in runs:
+        assert cfg.experiment_name == experiment
+        for override in run.overrides:  # every swept value reached the run's config
+            key, value = override.split("=", 1)
+            chosen = {"model": cfg.model.name, "reward": cfg.reward.label, "clip": cfg.clip.name}.get(key)
+            assert str(chosen if chosen is not None else OmegaConf.select(cfg, key)) == value, override
+        if experiment.startswith("tiny_"):
+            assert cfg.model.name == "tiny" and cfg.resources.gpus == 0
+        else:
+            assert cfg.model.name != "tiny" and cfg.resources.gpus > 0
+    assert len(set(zip(names, (r.overrides for r, _ in runs)))) == len(runs)
+
+
+@pytest.mark.parametrize(
+    "experiment,count",
+    [("fig1", 24), ("fig2", 24), ("fig3", 36), ("fig10", 5), ("fig11", 4), ("fig12", 4), ("tiny_fig1", 6)],
+)
+def test_sweep_sizes(experiment, count):
+    # fig1: 4 models x 6 rewards; fig3: 6 models x 6 rewards; fig10: 5 gammas; fig11: 4 clip settings
+    assert len(plan_runs([f"experiment={experiment}"])) == count
+
+
+def test_fig10_sweeps_the_papers_gammas_and_fig11_the_clip_settings():
+    gammas = sorted(cfg.reward.gamma for _, cfg in plan_runs(["experiment=fig10"]))
+    assert gammas == [0.0, 0.001, 0.3, 0.5, 0.7]
+    fig11 = {cfg.clip.name: cfg for _, cfg in plan_runs(["experiment=fig11"])}
+    assert set(fig11) == {"standard", "no_old_logprob", "one_update_minibatch", "one_update_rollout"}
+    assert all(cfg.reward.label == "random" for cfg in fig11.values())
+
+
+def test_extra_command_line_sweeps_multiply_the_matrix():
+    assert len(plan_runs(["experiment=fig10", "seed=0,1"])) == 10
+
+
+def test_expand_sweep_is_a_cartesian_product():
+    points = expand_sweep(["a=1,2", "b=x", "c=range(0,3)"])
+    assert len(points) == 6 and ["a=2", "b=x", "c=2"] in points
+
+
+def test_plan_cli_prints_the_matrix_with_gpu_hours():
+    out = run_module([sys.executable, "-m", "rlvr.plan", "experiment=fig10"], cwd=REPO).stdout
+    assert out.count("reward.gamma=") == 5 and "5 runs" in out
+    # qwen2.5_math_7b: 8 GPUs x 150 s per step x 300 steps = 100 GPU-hours per run, 500 in all
+    assert "100.0" in out and "500.0 GPU-hours" in out
+
+
+# --------------------------------------------------------------------------------------------- models
+PAPER_MODELS = {
+    "qwen2.5_math_7b": "Qwen/Qwen2.5-Math-7B",
+    "qwen2.5_math_1.5b": "Qwen/Qwen2.5-Math-1.5B",
+    "qwen2.5_7b": "Qwen/Qwen2.5-7B",
+    "qwen2.5_1.5b": "Qwen/Qwen2.5-1.5B",
+    "llama3.1_8b": "meta-llama/Llama-3.1-8B",
+    "llama3.1_8b_instruct": "meta-llama/Llama-3.1-8B-Instruct",
+    "llama3.2_3b": "meta-llama/Llama-3.2-3B",
+    "llama3.2_3b_instruct": "meta-llama/Llama-3.2-3B-Instruct",
+    "olmo2_7b": "allenai/OLMo-2-1124-7B",
+    "olmo2_7b_sft": "allenai/OLMo-2-1124-7B-SFT",
+}
+
+
+@pytest.mark.parametrize("name,hub", sorted(PAPER_MODELS.items()))
+def test_model_files_name_the_hub_weights_and_a_prompt_format(name, hub):
+    cfg = compose_config(f"model={name}")
+    assert cfg.model.name_or_path == hub and cfg.model.dtype == "bfloat16" and cfg.model.gradient_checkpointing
+    assert (cfg.algorithm.max_prompt_len, cfg.algorithm.max_response_len) == (1024, 3072)
+    assert cfg.data._target_ == "rlvr.data.load_problem_set"  # real models train on DeepScaleR, not arithmetic
+    prompt = cfg.model.prompt
+    if prompt.style == "chat":
+        assert prompt.answer_format == "boxed" and not prompt.stop
+    else:  # base models without a chat template: R1-style prompt, stop at </answer>, answer in the tag
+        assert prompt.style == "template" and prompt.template.endswith("Assistant: <think>")
+        assert "{problem}" in prompt.template and list(prompt.stop) == ["</answer>"]
+        assert prompt.answer_format == "answer_tag"
+        assert name in {"llama3.1_8b", "llama3.2_3b", "olmo2_7b"}
+
+
+def test_model_files_cover_every_paper_model():
+    files = {f.stem for f in (CONF / "model").glob("*.yaml")}
+    assert files == set(PAPER_MODELS) | {"tiny"}
+
+
+def test_mv_label_names_match_the_papers_label_files(tmp_path):
+    from conftest import DATA_DIR
+
+    shipped = {f.stem for f in (DATA_DIR / "mv_labels").glob("*.json") if not f.stem.endswith("_incorrect")}
+    ours = {compose_config(f"model={m}").model.label_name for m in PAPER_MODELS}
+    assert shipped <= ours  # the paper has labels for 8 of the 10 models (not the base Llamas)
+
+
+# ------------------------------------------------------------------------------------- clip, algorithm
+def test_one_update_clips_tie_the_mini_batch_to_the_rollout():
+    paper = "model=qwen2.5_math_7b"
+    cfg = compose_config(paper, "clip=one_update_minibatch")
+    assert cfg.algorithm.mini_batch_size == 64 * 16 == cfg.algorithm.rollout_batch_size * cfg.algorithm.group_size
+    assert plan_step(cfg, world_size=8).optimizer_steps_per_rollout == 1
+    cfg = compose_config(paper, "clip=one_update_rollout")
+    assert (cfg.algorithm.rollout_batch_size, cfg.algorithm.group_size, cfg.algorithm.mini_batch_size) == (8, 16, 128)
+    assert plan_step(cfg, world_size=8).optimizer_steps_per_rollout == 1
+    tiny = compose_config("clip=one_update_rollout")  # the same relation at the tiny scale: 32 / 8 = 4 prompts
+    assert tiny.algorithm.rollout_batch_size == 4 and plan_step(tiny, world_size=1).optimizer_steps_per_rollout == 1
+
+
+def test_clip_ranges():
+    assert (compose_config("clip=standard").clip.low, compose_config("clip=standard").clip.high) == (0.2, 0.2)
+    assert compose_config("clip=higher").clip.high == 0.28
+    assert compose_config("clip=none").clip.mode == "none"
+
+
+def test_paper_algorithm_has_no_kl_and_no_entropy_and_dr_grpo_differs_where_it_should():
+    grpo = compose_config("model=qwen2.5_math_7b").algorithm
+    assert grpo.kl.coef == 0 and grpo.entropy_coef == 0 and grpo.advantage.ddof == 1
+    assert grpo.loss_aggregation == "seq-mean-token-mean" and grpo.temperature == 1.0 and grpo.top_p == 1.0
+    dr = compose_config("model=qwen2.5_math_7b", "algorithm=dr_grpo").algorithm
+    assert dr.advantage.estimator == "dr_grpo" and dr.loss_aggregation == "seq-mean-token-sum-norm"
+
+
+@pytest.mark.parametrize(
+    "override,field", [("algorithm.kl.estimator=k9", "algorithm.kl.estimator"), ("algorithm.kl.coef=-1", "algorithm.kl.coef")]
+)
+def test_bad_kl_settings_are_named(override, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        plan_step(compose_config(override), world_size=1)

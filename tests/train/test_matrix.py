@@ -1,0 +1,114 @@
+"""Every clip mode and every reward trains the tiny model for two steps, from the command line, in one
+local sweep each; the majority-vote labeller runs end to end on CPU.
+
+Each check below follows from the setting alone, not from the code's own output: a one-update clip
+cannot move the policy inside a rollout, so its ratios are exactly 1; the python reward *is* the code
+rate; one-shot sees one problem; the incorrect reward trains only towards wrong answers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis import read_run
+from conftest import CONF, run_module
+
+pytestmark = pytest.mark.slow
+
+CLIPS = sorted(f.stem for f in (CONF / "clip").glob("*.yaml"))
+REWARDS = sorted(f.stem for f in (CONF / "reward").glob("*.yaml"))
+# Two steps, a small held-out set, no checkpoint before the end: the cheapest real run.
+QUICK = ["trainer.total_steps=2", "trainer.checkpoint_every=100", "data.heldout_size=16"]
+
+
+def sweep(tmp_path: Path, *overrides: str) -> dict[str, object]:
+    """Run ``python -m rlvr.train -m ...``; the run records by job, keyed by run name."""
+    run_module(
+        [sys.executable, "-m", "rlvr.train", "-m", f"paths.output_root={tmp_path}",
+         f"paths.labels_dir={tmp_path / 'labels'}", *QUICK, *overrides],
+        timeout=1500,
+    )  # fmt: skip
+    runs = [read_run(p.parent) for p in sorted(tmp_path.rglob("metrics.jsonl"))]
+    return {run.config["name"]: run for run in runs}
+
+
+def test_every_clip_mode_trains(tmp_path):
+    runs = sweep(tmp_path, f"clip={','.join(CLIPS)}")
+    assert sorted(run.config["clip"]["name"] for run in runs.values()) == CLIPS
+    for name, run in runs.items():
+        last = run.metrics.iloc[-1]
+        assert last["step"] == 2 and pd.notna(last["actor/loss"]), name
+        clip = run.config["clip"]["name"]
+        algorithm = run.config["algorithm"]
+        samples = algorithm["rollout_batch_size"] * algorithm["group_size"]
+        if clip.startswith("one_update"):
+            # One optimizer step per rollout: it happens after every ratio was computed, so all are 1.
+            assert samples == algorithm["mini_batch_size"], name
+            assert abs(last["actor/ratio_max"] - 1) < 1e-5 and abs(last["actor/ratio_min"] - 1) < 1e-5, name
+            assert last["actor/clip_frac"] == 0, name
+        else:
+            assert samples // algorithm["mini_batch_size"] == 2  # the tiny scale: 64 samples, mini-batches of 32
+            # the second mini-batch sees a policy moved by the first
+            assert last["actor/ratio_max"] > 1 + 1e-6 or last["actor/ratio_min"] < 1 - 1e-6, name
+
+
+def test_every_reward_trains(tmp_path):
+    runs = sweep(tmp_path, f"reward={','.join(REWARDS)}")
+    by_reward = {run.config["reward"]["label"]: run for run in runs.values()}
+    assert sorted(by_reward) == REWARDS
+    for label, run in by_reward.items():
+        steps = run.metrics[run.metrics["step"] >= 1]
+        assert len(steps) == 2 and steps["train/reward_mean"].between(0, 1).all(), label
+        rollouts = pd.concat([run.rollouts(s) for s in (1, 2)])
+        reward, correct, code = rollouts["reward"], rollouts["correct"], rollouts["is_code"]
+        true_sum = rollouts["prompt"].str.removesuffix("=").map(lambda p: str(sum(int(x) for x in p.split("+"))))
+        if label in {"ground_truth", "majority_vote", "one_shot", "incorrect"}:
+            # the reward is the grader's verdict against the label trained on (`correct` is graded against it too)
+            assert ((reward == 1) == correct).all(), label
+        if label in {"ground_truth", "one_shot"}:
+            assert (rollouts["answer"] == true_sum).all(), label
+        if label == "one_shot":
+            assert rollouts["prompt"].nunique() == 1 and rollouts["prompt"].iloc[0] == "42+54="
+        if label == "incorrect":
+            assert (rollouts["answer"] != true_sum).all()  # trained only towards wrong majority answers
+        if label == "python":
+            assert ((reward == 1) == code).all()
+        if label == "ground_truth_no_python":
+            assert ((reward == 1) == (correct & ~code)).all()
+        if label == "format_no_python":
+            has_box = rollouts["response"].str.contains(r"\\boxed\{[^}]+\}", regex=True)
+            assert ((reward == 1) == (has_box & ~code)).all()
+        if label == "random":
+            assert set(reward.unique()) <= {0.0, 1.0}
+        assert json.loads((run.path / "meta.json").read_text())["reward"]["name"] == run.config["reward"]["name"]
+    # majority_vote and incorrect made the tiny model's labels first (label.make_if_missing)
+    labels = json.loads((tmp_path / "labels" / "tiny.json").read_text())
+    assert labels and {"id", "prompt", "answer", "true_answer", "votes"} <= set(labels[0])
+
+
+def test_labeller_end_to_end(tmp_path):
+    out = tmp_path / "labels" / "tiny.json"
+    result = run_module(
+        [sys.executable, "-m", "rlvr.label", f"paths.output_root={tmp_path}", f"label.output={out}",
+         "label.num_problems=24", "label.num_samples=8"],
+    )  # fmt: skip
+    assert "label accuracy" in result.stdout
+    rows = json.loads(out.read_text())
+    report = json.loads(out.with_name("tiny.report.json").read_text())
+    assert report["problems"] == 24 and report["labelled"] == len(rows) <= 24
+    for row in rows:
+        a, b = (int(x) for x in row["prompt"].split("+"))
+        assert row["true_answer"] == str(a + b)
+        assert 1 <= row["votes"] <= row["answered"] <= row["num_samples"] == 8
+        assert row["unanimous"] == (row["votes"] == 8)
+        # integer answers: math-verify equality is plain integer equality, an independent check
+        assert row["label_correct"] == (row["answer"].strip().lstrip("+").isdigit() and int(row["answer"]) == a + b)
+    expected_accuracy = sum(r["label_correct"] for r in rows) / len(rows)
+    assert report["label_accuracy"] == pytest.approx(expected_accuracy)
+    assert report["unanimous_frac"] == pytest.approx(sum(r["unanimous"] for r in rows) / len(rows))
+    assert report["sampling"]["n"] == 8 and report["sampling"]["temperature"] == 1.0
