@@ -9,6 +9,7 @@ rate; one-shot sees one problem; the incorrect reward trains only towards wrong 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -35,6 +36,16 @@ def sweep(tmp_path: Path, *overrides: str) -> dict[str, object]:
     )  # fmt: skip
     runs = [read_run(p.parent) for p in sorted(tmp_path.rglob("metrics.jsonl"))]
     return {run.config["name"]: run for run in runs}
+
+
+def ends_in_a_filled_box(response: str) -> bool:
+    r"""The format rule, re-derived for tiny responses (at most one level of nested braces): the text after
+    the last ``\boxed{`` closes, and what it encloses is not blank."""
+    if "\\boxed{" not in response:
+        return False
+    tail = response.rsplit("\\boxed{", 1)[1]
+    match = re.match(r"((?:[^{}]|\{[^{}]*\})*)\}", tail)
+    return bool(match and match.group(1).strip())
 
 
 def test_every_clip_mode_trains(tmp_path):
@@ -81,8 +92,7 @@ def test_every_reward_trains(tmp_path):
         if label == "ground_truth_no_python":
             assert ((reward == 1) == (correct & ~code)).all()
         if label == "format_no_python":
-            has_box = rollouts["response"].str.contains(r"\\boxed\{[^}]+\}", regex=True)
-            assert ((reward == 1) == (has_box & ~code)).all()
+            assert ((reward == 1) == (rollouts["response"].map(ends_in_a_filled_box) & ~code)).all()
         if label == "random":
             assert set(reward.unique()) <= {0.0, 1.0}
         assert json.loads((run.path / "meta.json").read_text())["reward"]["name"] == run.config["reward"]["name"]
