@@ -297,3 +297,27 @@ def test_one_shot_is_the_wind_pressure_problem_repeated(deepscaler):
         one_shot(everything, row_id="deepscaler_level4/73950", copies=2)
     with pytest.raises(ValueError, match="copies must be >= 1"):
         one_shot(base, row_id="7395", copies=0)
+
+
+@needs_data
+@pytest.mark.parametrize(
+    "name,rows", [("math500.json", 500), ("math500_with_subject_level.jsonl", 500), ("amc.json", 83), ("aime24.json", 30), ("aime25.json", 30)]
+)
+def test_eval_sets_load_with_the_default_field_rules(name, rows):
+    problems = load_problems(DATA / "eval" / name).problems
+    assert len(problems) == rows and len({p.id for p in problems}) == rows
+    assert all(p.problem.strip() and p.answer.strip() for p in problems)
+    if name == "aime25.json":
+        assert any(p.answer.startswith("0") for p in problems)  # zero padded as written ("070"): the grader's job
+    if name.endswith(".jsonl"):
+        assert problems[0].id.startswith("test/")  # unique_id column, the same ids as math500.json
+
+
+@needs_data
+def test_the_data_configs_of_the_paper_load_offline():
+    from hydra.utils import instantiate
+
+    from conftest import compose_config
+
+    data = instantiate(compose_config("model=qwen2.5_math_7b", "data=deepscaler_levels").data)
+    assert (len(data.train), len(data.heldout)) == (39_808, 500)
