@@ -122,3 +122,21 @@ def test_labeller_end_to_end(tmp_path):
     assert report["label_accuracy"] == pytest.approx(expected_accuracy)
     assert report["unanimous_frac"] == pytest.approx(sum(r["unanimous"] for r in rows) / len(rows))
     assert report["sampling"]["n"] == 8 and report["sampling"]["temperature"] == 1.0
+
+
+def test_an_experiment_file_launches_its_sweep(tmp_path):
+    # Hydra's own sweeper reads hydra.sweeper.params: tiny_fig10 is five runs, one per gamma.
+    run_module(
+        [sys.executable, "-m", "rlvr.train", "-m", "experiment=tiny_fig10", f"paths.output_root={tmp_path}",
+         "trainer.total_steps=1", "data.heldout_size=8"],
+        timeout=900,
+    )  # fmt: skip
+    runs = [read_run(p.parent) for p in sorted(tmp_path.rglob("metrics.jsonl"))]
+    assert sorted(run.config["reward"]["gamma"] for run in runs) == [0.0, 0.001, 0.3, 0.5, 0.7]
+    assert {run.config["experiment_name"] for run in runs} == {"tiny_fig10"}
+    assert all(run.path.is_relative_to(tmp_path / "multirun" / "tiny_fig10") for run in runs)
+    gamma_zero = next(run for run in runs if run.config["reward"]["gamma"] == 0.0)
+    # gamma = 0: every reward is 0, so every group has zero spread and every advantage is 0
+    last = gamma_zero.metrics.iloc[-1]
+    assert last["train/reward_mean"] == 0 and last["train/frac_zero_std_groups"] == 1
+    assert last["train/advantage_abs_mean"] == 0
