@@ -83,10 +83,28 @@ class HFEngine:
             if token in self.eos_ids:
                 tokens = generated[: end + 1]
                 return Completion(tuple(tokens), self._decode(tokens[:-1]), "stop")
-        text = self._decode(generated)
-        if params.stop and any(text.endswith(s) for s in params.stop):
-            return Completion(tuple(generated), text, "stop")
-        return Completion(tuple(generated), text, "length")
+        if params.stop:
+            # A row that hit a stop string is padded to the batch's length after it: cut it there.
+            end = self._stop_end(generated, params.stop)
+            if end is not None:
+                tokens = generated[:end]
+                return Completion(tuple(tokens), self._decode(tokens), "stop")
+        return Completion(tuple(generated), self._decode(generated), "length")
+
+    def _stop_end(self, generated: list[int], stop: Sequence[str]) -> int | None:
+        """Length of the shortest prefix of ``generated`` whose text contains a stop string (kept, as vLLM
+        does with ``include_stop_str_in_output``), or None. Binary search: a longer prefix never
+        contains less text."""
+        if not any(s in self._decode(generated) for s in stop):
+            return None
+        low, high = 1, len(generated)
+        while low < high:
+            mid = (low + high) // 2
+            if any(s in self._decode(generated[:mid]) for s in stop):
+                high = mid
+            else:
+                low = mid + 1
+        return low
 
     def _decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=False)

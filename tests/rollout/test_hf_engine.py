@@ -57,3 +57,16 @@ def test_load_weights_replaces_the_policy(engine):
     assert engine.generate(prompts, greedy) != before
     with pytest.raises(KeyError, match="no parameter"):
         engine.load_weights([("not.a.param", torch.zeros(1))])
+
+
+def test_stop_string_ends_a_response_kept_in_its_text_with_no_padding_after(engine):
+    # The R1 template stops at "</answer>"; here "}" plays that part: "1+2=" -> "\boxed{3}" stops a token
+    # before "45+45=" -> "\boxed{90}", so generate pads the first row while the second finishes.
+    pad = engine.tokenizer.pad_token_id
+    params = SamplingParams(temperature=0.0, max_new_tokens=30, stop=("}",))
+    out = engine.generate(encode(engine, "1+2=", "45+45="), params)
+    assert len(out[0][0].token_ids) < len(out[1][0].token_ids)
+    for (completion,) in out:
+        assert completion.finish_reason == "stop" and completion.text.endswith("}"), completion
+        assert pad not in completion.token_ids
+        assert engine.tokenizer.decode(list(completion.token_ids)) == completion.text
