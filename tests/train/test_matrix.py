@@ -140,3 +140,13 @@ def test_an_experiment_file_launches_its_sweep(tmp_path):
     last = gamma_zero.metrics.iloc[-1]
     assert last["train/reward_mean"] == 0 and last["train/frac_zero_std_groups"] == 1
     assert last["train/advantage_abs_mean"] == 0
+
+
+def test_kl_to_a_frozen_reference_and_entropy_bonus(tmp_path):
+    runs = sweep(tmp_path, "algorithm.kl.coef=0.1", "algorithm.kl.estimator=k3", "algorithm.entropy_coef=0.01")
+    [run] = runs.values()
+    steps = run.metrics[run.metrics["step"] >= 1]
+    # k3 is >= 0 everywhere and exactly 0 while the policy still equals the reference (its first micro-batch);
+    # by step 2 the policy has taken optimizer steps away from it.
+    assert (steps["actor/kl_ref"] >= 0).all() and steps["actor/kl_ref"].iloc[-1] > 0
+    assert run.config["algorithm"]["kl"]["coef"] == 0.1
