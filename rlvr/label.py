@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import hydra
-import torch
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
@@ -31,9 +30,6 @@ from rlvr.data.prompts import encode_prompt
 from rlvr.rollout import SamplingParams
 
 log = logging.getLogger(__name__)
-
-if not torch.cuda.is_available():
-    os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
 
 def vote_counts(answers: Sequence[str | None]) -> list[tuple[str, int]]:

@@ -28,10 +28,14 @@ def format_prompt(problem: str, prompt_cfg: Mapping[str, Any], tokenizer: Any = 
 
 
 def encode_prompt(problem: str, prompt_cfg: Mapping[str, Any], tokenizer: Any) -> list[int]:
-    """Token ids of the prompt for ``problem``.
+    """Token ids of the prompt for ``problem``."""
+    return encode_prompt_text(format_prompt(problem, prompt_cfg, tokenizer), prompt_cfg, tokenizer)
+
+
+def encode_prompt_text(text: str, prompt_cfg: Mapping[str, Any], tokenizer: Any) -> list[int]:
+    """Token ids of an already formatted prompt.
 
     A chat template already spells out its special tokens; any other style gets the tokenizer's own
     (e.g. a BOS token), as the model saw in pre-training.
     """
-    text = format_prompt(problem, prompt_cfg, tokenizer)
     return tokenizer.encode(text, add_special_tokens=prompt_cfg.get("style", "template") != "chat")

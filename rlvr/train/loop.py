@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from rlvr.algorithms import ADVANTAGE_ESTIMATORS, aggregate_loss, kl_penalty, policy_loss, zero_std_group_fraction
 from rlvr.data import Problem, ProblemSet, PromptSampler, format_prompt
+from rlvr.data.prompts import encode_prompt_text
 from rlvr.models import load_causal_lm, load_tokenizer, resolve_model_path
 from rlvr.rewards import grade_responses, is_code_reasoning
 from rlvr.rollout import Completion, SamplingParams
@@ -114,6 +115,7 @@ class GRPOTrainer:
             )
         self.reward = instantiate(cfg.reward)
         self.answer_format = cfg.model.prompt.get("answer_format", "boxed")
+        self.stop = tuple(cfg.model.prompt.get("stop") or ())  # e.g. "</answer>" for the R1 template
         advantage = OmegaConf.to_container(self.alg.advantage, resolve=True)
         self.advantage_fn = ADVANTAGE_ESTIMATORS.get(advantage.pop("estimator"))
         self.advantage_kwargs = advantage  # ddof, eps
@@ -194,7 +196,7 @@ class GRPOTrainer:
             top_p=self.alg.top_p,
             max_new_tokens=self.alg.max_response_len,
             seed=derive_seed(self.cfg.seed, "rollout", step, self.dist.rank),
-            stop=tuple(self.cfg.model.prompt.get("stop") or ()),
+            stop=self.stop,
         )
         groups = self.engine.generate(tokens, params)
         return Rollouts(
@@ -318,7 +320,7 @@ class GRPOTrainer:
             n=1,
             temperature=0.0,
             max_new_tokens=self.alg.max_response_len,
-            stop=tuple(self.cfg.model.prompt.get("stop") or ()),
+            stop=self.stop,
         )
         outputs = self.engine.generate([self._encode(self._prompt_text(p)) for p in problems], params)
         responses = [group[0].text for group in outputs]
@@ -358,9 +360,7 @@ class GRPOTrainer:
         return format_prompt(problem.problem, self.cfg.model.prompt, self.tokenizer)
 
     def _encode(self, text: str) -> list[int]:
-        # A chat template already spells out its special tokens; a plain template gets the model's BOS.
-        add_special = self.cfg.model.prompt.get("style", "template") != "chat"
-        return self.tokenizer.encode(text, add_special_tokens=add_special)
+        return encode_prompt_text(text, self.cfg.model.prompt, self.tokenizer)
 
     def _load_data(self) -> ProblemSet:
         """The data config's problems, relabelled when the reward asks for it (majority_vote, ...)."""
