@@ -179,16 +179,25 @@ def report_path(path: str | Path) -> Path:
 def run(cfg: DictConfig) -> dict[str, Any]:
     from hydra.utils import instantiate
 
-    from rlvr.models import load_causal_lm, load_tokenizer, resolve_model_path
+    from rlvr.data.prompts import resolve_prompt
+    from rlvr.models import load_tokenizer, resolve_model_path
+    from rlvr.rollout import build_engine
     from rlvr.train.distributed import choose_device
 
     device = choose_device(cfg.trainer.device)
     model_path = resolve_model_path(cfg.model, cfg.paths.cache_dir)
     tokenizer = load_tokenizer(model_path, trust_remote_code=cfg.model.trust_remote_code)
-    model = load_causal_lm(model_path, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code, device=str(device))
-    engine = instantiate(cfg.engine, model=model, tokenizer=tokenizer)
+    engine = build_engine(
+        cfg.engine,
+        model_path,
+        tokenizer,
+        dtype=cfg.model.dtype,
+        trust_remote_code=cfg.model.trust_remote_code,
+        device=str(device),
+    )
     data = instantiate(cfg.data)
-    rows, report = label_problems(engine, tokenizer, data.train, cfg.model.prompt, cfg.label, seed=cfg.seed)
+    prompt = resolve_prompt(cfg.model.prompt, cfg.get("prompt"))
+    rows, report = label_problems(engine, tokenizer, data.train, prompt, cfg.label, seed=cfg.seed)
     report["model"] = cfg.model.name
     path = write_labels(cfg.label.output, rows, report)
     summary = (

@@ -26,6 +26,39 @@ os.environ.setdefault("DS_ACCELERATOR", "cpu")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+class CharTokenizer:
+    """One token per character (its code point): enough for engines and prompts in unit tests."""
+
+    def encode(self, text, add_special_tokens=True):
+        return [ord(c) for c in text]
+
+    def decode(self, ids, skip_special_tokens=False):
+        return "".join(map(chr, ids))
+
+
+class ScriptedEngine:
+    """A rollout engine that answers each prompt (looked up by its text) with fixed responses, the first
+    ``params.n`` of them, and records the sampling parameters of every call. A response is a text
+    ("stop") or a (text, finish_reason) pair; its tokens are its characters."""
+
+    def __init__(self, tokenizer, responses):
+        self.tokenizer, self.responses = tokenizer, responses
+        self.calls = []
+        self.prompts = []
+
+    def generate(self, prompts, params):
+        from rlvr.rollout import Completion
+
+        self.calls.append(params)
+        texts = [self.tokenizer.decode(p) for p in prompts]
+        self.prompts += texts
+        groups = []
+        for text in texts:
+            scripted = [(r, "stop") if isinstance(r, str) else r for r in self.responses[text][: params.n]]
+            groups.append([Completion(tuple(map(ord, r)), r, reason) for r, reason in scripted])
+        return groups
+
+
 def compose_config(*overrides: str) -> DictConfig:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides), return_hydra_config=False)

@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
+from conftest import CharTokenizer, ScriptedEngine
 from rlvr.data import Problem
 from rlvr.label import cluster_equivalent, label_problems, majority, vote_counts
-from rlvr.rollout import Completion
-
-
-class ScriptedEngine:
-    """Returns fixed responses per prompt (by prompt text), ignoring the sampling parameters."""
-
-    def __init__(self, tokenizer, responses: dict[str, list[str]]) -> None:
-        self.tokenizer, self.responses = tokenizer, responses
-        self.calls = []
-
-    def generate(self, prompts, params):
-        self.calls.append(params)
-        texts = [self.tokenizer.decode(p) for p in prompts]
-        return [[Completion((), r, "stop") for r in self.responses[t][: params.n]] for t in texts]
-
-
-class CharTokenizer:
-    def encode(self, text, add_special_tokens=True):
-        return [ord(c) for c in text]
-
-    def decode(self, ids):
-        return "".join(map(chr, ids))
 
 
 def test_vote_counts_ignores_missing_answers():

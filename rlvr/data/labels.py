@@ -174,7 +174,7 @@ def incorrect_problem_set(
         _target_: rlvr.data.incorrect_problem_set
         name: incorrect_qwen2.5_math_7b
         labels: {source: ${paths.labels_dir}/qwen2.5_math_7b.json}
-        truth: {source: [${paths.data_dir}/train/deepscaler_level1.json, ...]}   # if no true_answer column
+        truth: {source: [${paths.data_root}/train/deepscaler_level1.json, ...]}   # if no true_answer column
         heldout: {source: HuggingFaceH4/MATH-500, split: test}
         on_bad_row: skip   # majority-vote files have empty labels where no sample boxed an answer
 

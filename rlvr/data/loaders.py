@@ -47,7 +47,7 @@ SPEC_KEYS = ("source", "split", "format", "fields")
 
 _EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
 _DEFAULT_COLUMNS = {"problem": ("problem", "prompt", "question"), "id": ("id", "unique_id")}
-_DATA_FOLDERS = ("train", "eval", "mv_labels")  # the layout of $RLVR_DATA (paths.data_dir)
+_DATA_FOLDERS = ("train", "eval", "mv_labels")  # the layout of $RLVR_DATA (paths.data_root)
 _HUB_SPLIT = "train"
 _BAD_ROWS_SHOWN = 5
 
@@ -193,7 +193,7 @@ def _missing_file_message(path: Path) -> str:
         return message
     env = os.environ.get("RLVR_DATA")
     if not env:
-        return (f"{message}. RLVR_DATA is not set, so paths.data_dir is 'data' relative to the working directory "
+        return (f"{message}. RLVR_DATA is not set, so paths.data_root is 'data' relative to the working directory "
                 f"({Path.cwd()}); set RLVR_DATA to the folder that holds {', '.join(_DATA_FOLDERS)}")
     root = Path(env)
     if path.is_relative_to(root):
@@ -490,7 +490,7 @@ def load_problem_set(
 
         _target_: rlvr.data.load_problem_set
         name: deepscaler
-        train: {source: [${paths.data_dir}/train/deepscaler_level1.json, ...]}
+        train: {source: [${paths.data_root}/train/deepscaler_level1.json, ...]}
         heldout: {source: HuggingFaceH4/MATH-500, split: test}
 
     ``train`` and ``heldout`` are each a spec or a list of specs; ``heldout: null`` watches nothing.

@@ -28,6 +28,24 @@ class HFEngine:
         self.eos_ids = set(eos if isinstance(eos, list) else [eos])
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_path: str,
+        tokenizer,
+        *,
+        dtype: str = "float32",
+        trust_remote_code: bool = False,
+        device: str | None = None,
+        max_batch_size: int = 256,
+    ) -> "HFEngine":
+        """The engine config's entry point (``rlvr.rollout.build_engine``): its own whole copy of the model,
+        loaded before any ZeRO-3 context exists so that it is never partitioned."""
+        from rlvr.models import load_causal_lm
+
+        model = load_causal_lm(model_path, dtype=dtype, trust_remote_code=trust_remote_code, device=device)
+        return cls(model, tokenizer, max_batch_size=max_batch_size)
+
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device

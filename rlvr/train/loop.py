@@ -29,10 +29,12 @@ from tqdm.auto import tqdm
 
 from rlvr.algorithms import ADVANTAGE_ESTIMATORS, aggregate_loss, kl_penalty, policy_loss, zero_std_group_fraction
 from rlvr.data import Problem, ProblemSet, PromptSampler, format_prompt
-from rlvr.data.prompts import encode_prompt_text
-from rlvr.models import load_causal_lm, load_tokenizer, resolve_model_path
+from rlvr.data.prompts import encode_prompt_text, resolve_prompt
+from rlvr.evaluate import evaluate_benchmarks, flat_metrics, load_benchmarks, summarize_benchmarks
+from rlvr.models import load_tokenizer, resolve_model_path
 from rlvr.rewards import grade_responses, is_code_reasoning
-from rlvr.rollout import Completion, SamplingParams
+from rlvr.rollout import Completion, SamplingParams, build_engine
+from rlvr.seeding import derive_seed
 from rlvr.train import distributed as D
 from rlvr.train.batch import TokenBatch, make_token_batch, response_logprobs
 from rlvr.train.plan import StepPlan, microbatch_loss_weight, plan_step
@@ -66,12 +68,6 @@ class Scores:
     grader_timeouts: int
 
 
-def derive_seed(*parts: Any) -> int:
-    """A 63-bit seed from any parts, stable across processes and Python versions."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
-
-
 class GRPOTrainer:
     def __init__(self, cfg: DictConfig, run_path: str | Path, dist: D.DistInfo, plan: StepPlan) -> None:
         self.cfg, self.dist, self.plan = cfg, dist, plan
@@ -81,11 +77,15 @@ class GRPOTrainer:
 
         model_path = resolve_model_path(cfg.model, cfg.paths.cache_dir)  # builds the tiny model once
         self.tokenizer = load_tokenizer(model_path, trust_remote_code=cfg.model.trust_remote_code)
-        # The engine's copy is loaded before any ZeRO-3 context exists, so it stays whole.
-        engine_model = load_causal_lm(
-            model_path, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code, device=str(dist.device)
+        # Built before any ZeRO-3 context exists, so that the engine's copy of the model stays whole.
+        self.engine = build_engine(
+            cfg.engine,
+            model_path,
+            self.tokenizer,
+            dtype=cfg.model.dtype,
+            trust_remote_code=cfg.model.trust_remote_code,
+            device=str(dist.device),
         )
-        self.engine = instantiate(cfg.engine, model=engine_model, tokenizer=self.tokenizer)
         ds_config = deepspeed_config(
             mini_batch_size=self.alg.mini_batch_size,
             micro_batch_size=self.tcfg.micro_batch_size,
@@ -108,18 +108,22 @@ class GRPOTrainer:
         import deepspeed
 
         self.policy, *_ = deepspeed.initialize(model=policy, optimizer=optimizer, config=ds_config)
+        # Updates applied to the policy, and how many of them the engine's weights reflect (-1: never pushed).
+        self._policy_version, self._engine_version = 0, -1
         self.reference = None
         if self.alg.kl.coef > 0:  # the paper uses none; loaded only when asked for
             self.reference = load_reference(
                 model_path, ds_config, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code
             )
         self.reward = instantiate(cfg.reward)
-        self.answer_format = cfg.model.prompt.get("answer_format", "boxed")
-        self.stop = tuple(cfg.model.prompt.get("stop") or ())  # e.g. "</answer>" for the R1 template
+        self.prompt = resolve_prompt(cfg.model.prompt, cfg.get("prompt"))
+        self.answer_format = self.prompt.get("answer_format") or "boxed"
+        self.stop = tuple(self.prompt.get("stop") or ())  # e.g. "</answer>" for the R1 template
         advantage = OmegaConf.to_container(self.alg.advantage, resolve=True)
         self.advantage_fn = ADVANTAGE_ESTIMATORS.get(advantage.pop("estimator"))
         self.advantage_kwargs = advantage  # ddof, eps
         self.data = self._load_data()
+        self.benchmarks = load_benchmarks(cfg.eval)
         self.train_problems = self._fitting_prompts(self.data.train)
         self.sampler = PromptSampler(len(self.train_problems), self.alg.rollout_batch_size, cfg.seed)
         self.run.write_start(
@@ -131,6 +135,8 @@ class GRPOTrainer:
                 "reward": self.reward.spec(),
                 "data": {"name": self.data.name, "train": len(self.data.train), "heldout": len(self.data.heldout),
                          "skipped_rows": self.data.skipped},
+                "prompt": self.prompt,
+                "eval": {b.name: b.describe() for b in self.benchmarks},
             },
         )
 
@@ -139,34 +145,30 @@ class GRPOTrainer:
         cfg, total = self.cfg, self.tcfg.total_steps
         self._say(f"model {cfg.model.name}: {self.num_parameters / 1e6:.2f} M parameters; {self.plan.describe()}")
         self._sync_weights()
-        start_eval = self.evaluate_heldout()
-        self._say(f"held-out accuracy at start: {start_eval['eval/heldout/accuracy']:.3f}")
+        start_eval = self.evaluate(0)
+        self._say(f"at start: {self._accuracies(start_eval)}")
         self.run.log_metrics(0, start_eval)
         bar = tqdm(range(1, total + 1), desc="GRPO", disable=not self.dist.is_main, dynamic_ncols=True)
         metrics: dict[str, float] = {}
         for step in bar:
             metrics = self.step(step)
-            if self.tcfg.eval_every and step % self.tcfg.eval_every == 0 and step != total:
-                metrics.update(self.evaluate_heldout())
+            if self._evaluates_at(step):
+                self._sync_weights()  # the engine still has the weights of before this step's update
+                metrics.update(self.evaluate(step))
             if step == total:
-                metrics.update(self.evaluate_heldout())
                 metrics["dist/replicas_identical"] = float(self.replicas_identical())
             self.run.log_metrics(step, metrics)
             if step % self.tcfg.checkpoint_every == 0 or step == total:
                 self.save_checkpoint(step)
             bar.set_postfix(reward=f"{metrics['train/reward_mean']:.2f}", acc=f"{metrics['train/accuracy']:.2f}")
-        self._say(
-            f"held-out accuracy: {start_eval['eval/heldout/accuracy']:.3f} at start -> "
-            f"{metrics['eval/heldout/accuracy']:.3f} after {total} steps; run directory: {self.run.path}"
-        )
+        self._say(f"after {total} steps: {self._accuracies(metrics)}; run directory: {self.run.path}")
         return {"start/" + k: v for k, v in start_eval.items()} | metrics
 
     def step(self, step: int) -> dict[str, float]:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         with _timer(timings, "perf/sync_s"):
-            if step > 1:  # step 1 uses the weights pushed before the start evaluation
-                self._sync_weights()
+            self._sync_weights()  # a no-op when an evaluation after the last step already pushed them
         with _timer(timings, "perf/rollout_s"):
             rollouts = self.generate(step)
         with _timer(timings, "perf/reward_s"):
@@ -240,6 +242,7 @@ class GRPOTrainer:
 
     def update(self, step: int, batch: TokenBatch, advantages: torch.Tensor) -> dict[str, float]:
         alg, clip = self.alg, self.cfg.clip
+        self._policy_version += 1
         old = self.logprobs_of(self.policy, batch)
         ref = self.logprobs_of(self.reference, batch) if self.reference is not None else None
         means: dict[str, list[float]] = defaultdict(list)
@@ -311,25 +314,30 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ evaluation and checkpoints
     @torch.no_grad()
-    def evaluate_heldout(self) -> dict[str, float]:
-        """Greedy accuracy on the data set's held-out problems (sharded over ranks)."""
-        problems = list(self.data.heldout[self.dist.rank :: self.dist.world_size])
-        if not problems:
-            return {}
-        params = SamplingParams(
-            n=1,
-            temperature=0.0,
-            max_new_tokens=self.alg.max_response_len,
-            stop=self.stop,
+    def evaluate(self, step: int) -> dict[str, float]:
+        """The eval config's benchmarks on the current policy (problems sharded over ranks): per-sample
+        records to ``eval/step_<n>.parquet``, and ``eval/<benchmark>/<metric>`` returned on every rank."""
+        records = evaluate_benchmarks(
+            self.engine,
+            self.tokenizer,
+            self.benchmarks,
+            self.prompt,
+            seed=derive_seed(self.cfg.seed, "eval", step),
+            prompts_per_call=self.cfg.eval.prompts_per_call,
+            shard=(self.dist.rank, self.dist.world_size),
+            progress=self.dist.is_main,
         )
-        outputs = self.engine.generate([self._encode(self._prompt_text(p)) for p in problems], params)
-        responses = [group[0].text for group in outputs]
-        graded = grade_responses(responses, [p.answer for p in problems], answer_format=self.answer_format)
-        local = torch.tensor(
-            [sum(graded.correct), sum(is_code_reasoning(r) for r in responses), len(problems)], dtype=torch.float64
-        )
-        correct, code, count = D.all_reduce_sum(local).tolist()
-        return {"eval/heldout/accuracy": correct / count, "eval/heldout/code_rate": code / count}
+        gathered = D.gather_to_main(records)
+        metrics = None
+        if gathered is not None:
+            records = [record | {"step": step} for part in gathered for record in part]
+            self.run.log_eval(step, records)
+            metrics = flat_metrics(summarize_benchmarks(records, self.benchmarks))
+        return D.broadcast_from_main(metrics)
+
+    def _evaluates_at(self, step: int) -> bool:
+        every = self.cfg.eval.every_steps
+        return step in (0, self.tcfg.total_steps) or bool(every and step % every == 0)
 
     def replicas_identical(self) -> bool:
         """Do all ranks hold the same full weights? (Each rank hashes what it gathers; rank 0 compares.)"""
@@ -354,13 +362,17 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ helpers
     def _sync_weights(self) -> None:
+        """Push the policy's weights into the engine, unless it has them since the last update."""
+        if self._engine_version == self._policy_version:
+            return
         self.engine.load_weights(full_parameters(self.policy.module))
+        self._engine_version = self._policy_version
 
     def _prompt_text(self, problem: Problem) -> str:
-        return format_prompt(problem.problem, self.cfg.model.prompt, self.tokenizer)
+        return format_prompt(problem.problem, self.prompt, self.tokenizer)
 
     def _encode(self, text: str) -> list[int]:
-        return encode_prompt_text(text, self.cfg.model.prompt, self.tokenizer)
+        return encode_prompt_text(text, self.prompt, self.tokenizer)
 
     def _load_data(self) -> ProblemSet:
         """The data config's problems, relabelled when the reward asks for it (majority_vote, ...)."""
@@ -382,7 +394,7 @@ class GRPOTrainer:
         if not path.exists() and self.dist.is_main:
             self._say(f"no majority-vote labels at {path}: labelling {self.cfg.label.num_problems} problems first")
             rows, report = label_problems(
-                self.engine, self.tokenizer, data.train, self.cfg.model.prompt, self.cfg.label, seed=self.cfg.seed
+                self.engine, self.tokenizer, data.train, self.prompt, self.cfg.label, seed=self.cfg.seed
             )
             write_labels(path, rows, report)
         D.barrier()
@@ -482,6 +494,9 @@ class GRPOTrainer:
         gathered = D.gather_to_main(rows)
         if gathered is not None:
             self.run.log_rollouts(step, [row for part in gathered for row in part])
+
+    def _accuracies(self, metrics: dict[str, float]) -> str:
+        return ", ".join(f"{b.name} accuracy {metrics[f'eval/{b.name}/accuracy']:.3f}" for b in self.benchmarks)
 
     def _say(self, message: str) -> None:
         if self.dist.is_main:

@@ -4,6 +4,8 @@
     meta.json              git commit and dirty flag, package versions, host, start time, world size
     metrics.jsonl          one JSON object per step: ``step`` + namespaced keys (train/, actor/, perf/, eval/)
     rollouts/step_<n>.parquet   one row per sample of step n
+    eval/step_<n>.parquet       one row per (benchmark, problem, sample) of the evaluation after step n
+                                (step 0: the model before training); columns: rlvr.evaluate.RECORD_COLUMNS
     checkpoints/step_<n>/  HF-format weights + tokenizer + trainer_state.json, written atomically
 
 Only rank 0 writes.
@@ -21,10 +23,12 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
+
+from rlvr.evaluate.runner import RECORD_COLUMNS
 
 PACKAGES = ("torch", "transformers", "deepspeed", "vllm", "math-verify", "hydra-core", "omegaconf", "datasets")
 ROLLOUT_COLUMNS = (
@@ -84,13 +88,13 @@ class RunDir:
             f.write(json.dumps(record) + "\n")
 
     def log_rollouts(self, step: int, rows: list[dict[str, Any]]) -> None:
-        if not self.is_main:
-            return
-        frame = pd.DataFrame(rows, columns=list(ROLLOUT_COLUMNS))
-        target = self.path / "rollouts" / f"step_{step}.parquet"
-        tmp = target.with_suffix(".parquet.tmp")
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, target)
+        if self.is_main:
+            write_parquet(self.path / "rollouts" / f"step_{step}.parquet", rows, ROLLOUT_COLUMNS)
+
+    def log_eval(self, step: int, records: list[dict[str, Any]]) -> None:
+        """One row per (benchmark, problem, sample) of the evaluation after ``step`` updates."""
+        if self.is_main:
+            write_parquet(self.path / "eval" / f"step_{step}.parquet", records, ("step", *RECORD_COLUMNS))
 
     def checkpoint_dir(self, step: int) -> Path:
         return self.path / "checkpoints" / f"step_{step}"
@@ -109,6 +113,15 @@ class RunDir:
             shutil.rmtree(target, ignore_errors=True)
             os.replace(staging, target)  # atomic on one file system: a reader never sees half a checkpoint
         return target
+
+
+def write_parquet(path: Path, rows: list[dict[str, Any]], columns: Sequence[str]) -> Path:
+    """Rows as a parquet table with ``columns`` in that order, moved into place only when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    pd.DataFrame(rows, columns=list(columns)).to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return path
 
 
 def _json_number(value: Any) -> Any:

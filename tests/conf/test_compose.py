@@ -40,7 +40,7 @@ def test_default_is_the_tiny_cpu_run(default_cfg):
     assert default_cfg.model.name == "tiny"
     assert default_cfg.reward.name == "ground_truth" and default_cfg.clip.name == "standard"
     assert default_cfg.algorithm.name == "grpo" and default_cfg.trainer.zero_stage == 3
-    assert default_cfg.engine._target_ == "rlvr.rollout.HFEngine"
+    assert default_cfg.engine._target_ == "rlvr.rollout.HFEngine.from_pretrained"
 
 
 def test_algorithm_file_has_the_paper_numbers_and_tiny_resizes_them(default_cfg):

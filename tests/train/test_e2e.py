@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from conftest import run_module
+from rlvr.evaluate import RECORD_COLUMNS
 from rlvr.train.rundir import ROLLOUT_COLUMNS
 
 pytestmark = pytest.mark.slow
@@ -38,8 +39,8 @@ def read_metrics(run: Path) -> list[dict]:
 
 def test_run_leaves_the_contracted_run_directory(train_cmd, tiny_path):
     cmd, root = train_cmd
-    result = run_module(cmd + ["trainer.total_steps=2", "trainer.checkpoint_every=1"])
-    assert "held-out accuracy at start" in result.stdout + result.stderr
+    result = run_module(cmd + ["trainer.total_steps=2", "trainer.checkpoint_every=1", "eval.every_steps=1"])
+    assert "at start: heldout accuracy" in result.stdout + result.stderr
     [run] = run_dirs(root)
 
     config = yaml.safe_load((run / "config.yaml").read_text())
@@ -48,9 +49,18 @@ def test_run_leaves_the_contracted_run_directory(train_cmd, tiny_path):
     assert {"git", "packages", "host", "start_time", "world_size"} <= set(meta) and meta["world_size"] == 1
     assert {"commit", "dirty"} <= set(meta["git"]) and meta["packages"]["torch"].startswith("2.13")
 
+    assert meta["prompt"]["name"] == "default" and meta["eval"]["heldout"]["problems"] == 200
+
     metrics = read_metrics(run)
     assert [m["step"] for m in metrics] == [0, 1, 2]
-    assert "eval/heldout/accuracy" in metrics[0] and "eval/heldout/accuracy" in metrics[-1]
+    # in-loop evaluation: the model before training (step 0) and after each step, per-sample records beside
+    for m in metrics:
+        records = pd.read_parquet(run / "eval" / f"step_{m['step']}.parquet")
+        assert list(records.columns) == ["step", *RECORD_COLUMNS] and (records.step == m["step"]).all()
+        assert len(records) == 200 and records.problem_id.is_unique and (records.benchmark == "heldout").all()
+        assert m["eval/heldout/accuracy"] == pytest.approx(records.correct.mean())
+        assert m["eval/heldout/code_rate"] == pytest.approx(records.is_code.mean())
+        assert m["eval/heldout/num_problems"] == 200
     for m in metrics[1:]:
         assert METRIC_KEYS <= set(m), METRIC_KEYS - set(m)
         assert 0 <= m["train/accuracy"] <= 1 and m["actor/ratio_max"] >= 1 - 1e-6

@@ -1,0 +1,161 @@
+"""Benchmarks: the problems and the sampling protocol of each ``eval.benchmarks.<name>`` config node.
+
+A node names where its problems come from, in one of two ways:
+
+- ``file`` (a local file, normally under ``paths.data_root``) and ``hub`` (a source spec of a hub
+  dataset, see ``rlvr.data.loaders``): the file when it exists, else the hub dataset;
+- ``data``: a data config, whose held-out problems are the benchmark (``eval=heldout``, the tiny
+  model's default: the synthetic arithmetic it trains on).
+
+and how to sample: ``samples`` per problem, ``temperature`` (0: greedy), ``top_p``, ``max_new_tokens``,
+and the ``pass_k`` values to report. ``version`` is logged with every result, so that a change of
+protocol is never mistaken for a change of model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from omegaconf import DictConfig, OmegaConf
+
+from rlvr.data import Problem
+from rlvr.data.loaders import DataError, load_specs
+from rlvr.rollout import SamplingParams
+
+log = logging.getLogger(__name__)
+
+SOURCE_KEYS = ("file", "hub", "data")
+SAMPLING_KEYS = ("samples", "temperature", "top_p", "max_new_tokens", "pass_k")
+BENCHMARK_KEYS = ("version", "fields", *SOURCE_KEYS, *SAMPLING_KEYS)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    version: int
+    problems: tuple[Problem, ...]
+    source: str  # where the problems were read from, for the record
+    samples: int  # per problem
+    temperature: float
+    top_p: float
+    max_new_tokens: int
+    pass_k: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        where = f"benchmark {self.name!r}"
+        if not self.problems:
+            raise DataError(f"{where} has no problems (source: {self.source})")
+        if self.samples < 1:
+            raise ValueError(f"{where}: samples must be >= 1, got {self.samples}")
+        if self.temperature == 0 and self.samples > 1:
+            raise ValueError(
+                f"{where}: samples={self.samples} at temperature 0 would be {self.samples} copies of one greedy "
+                "response; use samples=1, or a temperature > 0"
+            )
+        too_big = [k for k in self.pass_k if not 1 <= k <= self.samples]
+        if too_big:
+            raise ValueError(f"{where}: pass_k {too_big} needs 1 <= k <= samples={self.samples}")
+
+    def sampling(self, *, seed: int | None, stop: tuple[str, ...] = ()) -> SamplingParams:
+        return SamplingParams(
+            n=self.samples,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_new_tokens=self.max_new_tokens,
+            seed=seed,
+            stop=stop,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The protocol, for summaries: everything but the problems themselves."""
+        return {
+            "version": self.version,
+            "source": self.source,
+            "problems": len(self.problems),
+            "samples": self.samples,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_new_tokens": self.max_new_tokens,
+            "pass_k": list(self.pass_k),
+        }
+
+
+def load_benchmarks(eval_cfg: Mapping[str, Any]) -> list[Benchmark]:
+    """Every benchmark of an ``eval`` config, with its ``limit`` (first N problems) and ``max_new_tokens``
+    (instead of each benchmark's own) applied when set."""
+    benchmarks = eval_cfg.get("benchmarks") or {}
+    if not benchmarks:
+        raise ValueError("the eval config has no benchmarks; choose some with eval=<name> (e.g. eval=math500)")
+    limit = eval_cfg.get("limit")
+    if limit is not None and int(limit) < 1:
+        raise ValueError(f"eval.limit must be >= 1 or null, got {limit}")
+    return [
+        build_benchmark(name, spec, limit=limit, max_new_tokens=eval_cfg.get("max_new_tokens"))
+        for name, spec in benchmarks.items()
+    ]
+
+
+def build_benchmark(
+    name: str, spec: Mapping[str, Any], *, limit: int | None = None, max_new_tokens: int | None = None
+) -> Benchmark:
+    spec = _plain(spec)
+    unknown = sorted(set(spec) - set(BENCHMARK_KEYS))
+    if unknown:
+        hints = {key: difflib.get_close_matches(key, BENCHMARK_KEYS, n=1) for key in unknown}
+        said = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items())
+        raise ValueError(f"eval.benchmarks.{name}: unknown keys {said}; known: {', '.join(BENCHMARK_KEYS)}")
+    missing = [key for key in SAMPLING_KEYS if spec.get(key) is None]
+    if missing:
+        raise ValueError(f"eval.benchmarks.{name}: missing {', '.join(missing)}")
+    problems, source = benchmark_problems(name, spec)
+    if limit is not None:
+        problems = problems[: int(limit)]
+    return Benchmark(
+        name=name,
+        version=int(spec.get("version", 1)),
+        problems=tuple(problems),
+        source=source,
+        samples=int(spec["samples"]),
+        temperature=float(spec["temperature"]),
+        top_p=float(spec["top_p"]),
+        max_new_tokens=int(max_new_tokens if max_new_tokens is not None else spec["max_new_tokens"]),
+        pass_k=tuple(int(k) for k in spec["pass_k"]),
+    )
+
+
+def benchmark_problems(name: str, spec: Mapping[str, Any]) -> tuple[list[Problem], str]:
+    """The benchmark's problems and a line saying where they came from."""
+    if spec.get("data") is not None:
+        from hydra.utils import instantiate
+
+        data = instantiate(spec["data"])
+        return list(data.heldout), f"held-out problems of data {data.name!r}"
+    file, hub = spec.get("file"), spec.get("hub")
+    if file is None and hub is None:
+        raise ValueError(f"eval.benchmarks.{name} needs a source: `file` and/or `hub`, or `data`")
+    if file is not None and Path(file).is_file():
+        return load_specs({"source": str(file), "fields": spec.get("fields")}).problems, str(file)
+    if hub is None:
+        raise DataError(
+            f"eval.benchmarks.{name}: {file} not found. Set RLVR_DATA (paths.data_root) to the folder that holds "
+            "eval/, or give the benchmark a `hub` dataset"
+        )
+    where = f"{hub['source']} (split {hub.get('split') or 'train'})"
+    if file is not None:
+        log.info("benchmark %s: %s not found; loading %s from the hub", name, file, where)
+    try:
+        return load_specs(hub).problems, where
+    except Exception as error:  # no network, no such dataset, a missing column, ...
+        local = f"{file} is not there, and " if file is not None else ""
+        raise DataError(
+            f"eval.benchmarks.{name}: {local}the hub dataset {where} could not be loaded: {error}. "
+            "Offline, set RLVR_DATA (paths.data_root) to a folder with the eval/ files"
+        ) from error
+
+
+def _plain(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else dict(spec)
