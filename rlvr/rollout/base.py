@@ -44,3 +44,6 @@ class RolloutEngine(Protocol):
 
     def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
         """Replace the engine's weights with the policy's (names as in ``model.named_parameters()``)."""
+
+    # Optional: ``sleep()`` releases the engine's accelerator memory while the policy updates (the trainer
+    # calls it after each step's rollouts when the engine has it); ``load_weights`` and ``generate`` wake it.

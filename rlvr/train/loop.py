@@ -171,6 +171,10 @@ class GRPOTrainer:
             self._sync_weights()  # a no-op when an evaluation after the last step already pushed them
         with _timer(timings, "perf/rollout_s"):
             rollouts = self.generate(step)
+            # An engine that can (vLLM with enable_sleep_mode) gives its GPU memory to the update; it takes
+            # it back by itself in load_weights / generate.
+            if hasattr(self.engine, "sleep"):
+                self.engine.sleep()
         with _timer(timings, "perf/reward_s"):
             scores = self.score(step, rollouts)
         with _timer(timings, "perf/train_s"):
