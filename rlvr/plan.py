@@ -30,10 +30,11 @@ class PlannedRun:
     gpus: int
     total_steps: int
     seconds_per_step: float | None
+    command: str = "train"  # or "evaluate": no training steps, cost unknown
 
     @property
     def gpu_hours(self) -> float | None:
-        if self.seconds_per_step is None:
+        if self.seconds_per_step is None or self.command != "train":
             return None
         return max(self.gpus, 1) * self.seconds_per_step * self.total_steps / 3600
 
@@ -76,23 +77,48 @@ def plan_runs(overrides: Sequence[str]) -> list[tuple[PlannedRun, DictConfig]]:
         points = expand_sweep(params + swept)
         configs = [compose("config", overrides=base + point) for point in points]
     for point, cfg in zip(points, configs):
-        gpus = int(cfg.resources.gpus)
-        plan_step(cfg, world_size=max(gpus, 1))  # a sweep point that cannot run fails here, named
+        command = check_command(cfg)
+        gpus = int(cfg.resources.gpus) if command == "train" else min(int(cfg.resources.gpus), 1)  # evaluation: one GPU
+        if command == "train":
+            plan_step(cfg, world_size=max(gpus, 1))  # a sweep point that cannot run fails here, named
         run = PlannedRun(
             overrides=tuple(point),
             name=str(cfg.name),
             gpus=gpus,
-            total_steps=int(cfg.trainer.total_steps),
+            total_steps=int(cfg.trainer.total_steps) if command == "train" else 0,
             seconds_per_step=cfg.resources.seconds_per_step,
+            command=command,
         )
         runs.append((run, cfg))
     return runs
 
 
+COMMANDS = ("train", "evaluate")
+
+
+def check_command(cfg: DictConfig, running: str | None = None) -> str:
+    """The config's ``command`` (which module runs it); with ``running``, refuse a config meant for the other.
+
+    >>> check_command(OmegaConf.create({"command": "evaluate", "experiment_name": "table3"}), running="train")
+    Traceback (most recent call last):
+    ValueError: experiment table3 is run by `python -m rlvr.evaluate -m experiment=table3`, not rlvr.train
+    """
+    command = str(cfg.get("command") or "train")
+    if command not in COMMANDS:
+        raise ValueError(f"command={command!r}; available: {', '.join(COMMANDS)}")
+    if running is not None and command != running:
+        experiment = cfg.get("experiment_name")
+        raise ValueError(
+            f"experiment {experiment} is run by `python -m rlvr.{command} -m experiment={experiment}`, not rlvr.{running}"
+        )
+    return command
+
+
 def format_plan(runs: Sequence[PlannedRun], title: str) -> str:
     header = ("#", "overrides", "GPUs", "steps", "GPU-h (est.)")
     rows = [
-        (str(i), " ".join(r.overrides) or "(none)", str(r.gpus) if r.gpus else "CPU", str(r.total_steps),
+        (str(i), " ".join(r.overrides) or "(none)", str(r.gpus) if r.gpus else "CPU",
+         str(r.total_steps) if r.command == "train" else "eval",
          "?" if r.gpu_hours is None else f"{r.gpu_hours:.1f}")
         for i, r in enumerate(runs)
     ]
@@ -102,7 +128,7 @@ def format_plan(runs: Sequence[PlannedRun], title: str) -> str:
     total = f"{sum(known):.1f} GPU-hours (estimated)" + (" + runs of unknown cost" if len(known) < len(runs) else "")
     return "\n".join(
         [title, line(header), line(tuple("-" * w for w in widths)), *map(line, rows),
-         f"{len(runs)} runs, {total}", f"launch: python -m rlvr.train -m {title}"]
+         f"{len(runs)} runs, {total}", f"launch: python -m rlvr.{runs[0].command if runs else 'train'} -m {title}"]
     )
 
 

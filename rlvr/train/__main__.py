@@ -26,10 +26,12 @@ warnings.filterwarnings("ignore", message=r"`torch\.distributed\.\w+` is depreca
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
+    from rlvr.plan import check_command
     from rlvr.train import distributed as D
     from rlvr.train.loop import GRPOTrainer
     from rlvr.train.plan import plan_step
 
+    check_command(cfg, running="train")
     plan = plan_step(cfg, D.world_size_from_env())  # bad batch arithmetic fails before any model loads
     dist = D.setup_distributed(D.choose_device(cfg.trainer.device))
     run_path = _shared_run_dir(D)

@@ -43,7 +43,8 @@ def test_every_experiment_composes_and_plans_at_every_sweep_point(experiment):
         assert cfg.experiment_name == experiment
         for override in run.overrides:  # every swept value reached the run's config
             key, value = override.split("=", 1)
-            chosen = {"model": cfg.model.name, "reward": cfg.reward.label, "clip": cfg.clip.name}.get(key)
+            chosen = {"model": cfg.model.name, "reward": cfg.reward.label, "clip": cfg.clip.name,
+                      "prompt": cfg.prompt.name}.get(key)  # fmt: skip
             assert str(chosen if chosen is not None else OmegaConf.select(cfg, key)) == value, override
         if experiment.startswith("tiny_"):
             assert cfg.model.name == "tiny" and cfg.resources.gpus == 0
@@ -54,7 +55,7 @@ def test_every_experiment_composes_and_plans_at_every_sweep_point(experiment):
 
 @pytest.mark.parametrize(
     "experiment,count",
-    [("fig1", 24), ("fig2", 24), ("fig3", 36), ("fig10", 5), ("fig11", 4), ("fig12", 4), ("tiny_fig1", 6)],
+    [("fig1", 24), ("fig2", 24), ("fig3", 36), ("fig10", 5), ("fig11", 4), ("fig12", 4), ("tiny_fig1", 6), ("table3", 16)],
 )
 def test_sweep_sizes(experiment, count):
     # fig1: 4 models x 6 rewards; fig3: 6 models x 6 rewards; fig10: 5 gammas; fig11: 4 clip settings
@@ -162,3 +163,20 @@ def test_paper_algorithm_has_no_kl_and_no_entropy_and_dr_grpo_differs_where_it_s
 def test_bad_kl_settings_are_named(override, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         plan_step(compose_config(override), world_size=1)
+
+
+def test_table3_is_an_evaluation_that_rlvr_train_refuses():
+    runs = plan_runs(["experiment=table3"])
+    assert {run.command for run, _ in runs} == {"evaluate"} and {run.gpus for run, _ in runs} == {1}
+    assert {(cfg.model.name, cfg.prompt.name) for _, cfg in runs} >= {("qwen2.5_math_7b", "python_prefix"), ("olmo2_7b", "default")}
+    assert {tuple(cfg.eval.benchmarks) for _, cfg in runs} == {("math500",)}
+    result = run_module([sys.executable, "-m", "rlvr.train", "experiment=tiny_table3"], check=False)
+    assert result.returncode != 0 and "is run by `python -m rlvr.evaluate -m experiment=tiny_table3`" in result.stderr
+
+
+def test_plan_doctests():
+    import doctest
+
+    import rlvr.plan
+
+    assert doctest.testmod(rlvr.plan).failed == 0
