@@ -18,11 +18,21 @@ whose last box never closes (cut at the length limit), is incorrect. Any other f
 ``answer_tag``: the format's answer is graded, and a response that gives none (no closed
 ``<answer>`` span) is incorrect without being graded; there is no whole-response fallback, since the
 format itself says where the answer is.
+
+What is compared: first the string rules (``rlvr.rewards.equivalence.string_verdict``), which settle
+most pairs in the trainer process without sympy: the same answer spelled differently (``\dfrac``, ``\left(``, spaces), two
+plain numbers ("070" == "70", "142" == "142.0", "50\%" == "0.5"), tuples, intervals and answer sets
+of plain numbers, choice letters (``\textbf{(C)}\ 12`` answers ``\text{(C)}``). They only ever say
+"equal" for answers that are, and leave everything else to math-verify, which the workers run on
+the answers after ``rewrite_for_parsing`` (spellings it misreads, such as ``10\,080``), with parsed
+answers cached per worker and a numeric check that skips sympy's ``simplify`` for answers whose
+values differ.
 """
 
 from __future__ import annotations
 
 import atexit
+import cmath
 import functools
 import logging
 import math
@@ -38,6 +48,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
+from rlvr.rewards.equivalence import rewrite_for_parsing, string_verdict
 from rlvr.rewards.extract import ANSWER_FORMATS, extract_answer, has_boxed, last_boxed
 
 log = logging.getLogger(__name__)
@@ -72,21 +83,17 @@ class GradeResult:
 # --------------------------------------------------------------------------------------------------
 # What runs inside a worker.
 
-_INTEGER = re.compile(r"[+-]?\d{1,100}")  # bounded: int() refuses strings over 4300 digits
 # math-verify's LaTeX extraction only looks between delimiters; `\$` is an escaped dollar sign.
 _DELIMITED = re.compile(r"(?<!\\)\$|\\\(|\\\[")
 
 
-def _integer_verdict(pred: str, gold: str) -> bool | None:
-    """Exact verdict when both sides are plain integers, so "070" == "70" without sympy; else None."""
-    pred, gold = pred.strip(), gold.strip()
-    if _INTEGER.fullmatch(pred) and _INTEGER.fullmatch(gold):
-        return int(pred) == int(gold)
-    return None
-
-
 def _as_latex(text: str) -> str:
     return text if _DELIMITED.search(text) else f"${text}$"
+
+
+def _answer_latex(answer: str) -> str:
+    """An answer as math-verify should read it: rewritten, then between math delimiters."""
+    return _as_latex(rewrite_for_parsing(answer))
 
 
 @functools.cache
@@ -96,33 +103,98 @@ def _extraction_config() -> tuple[Any, ...]:
     return (LatexExtractionConfig(), ExprExtractionConfig())
 
 
-def _parse(text: str) -> list[Any]:
+def _parse(text: str) -> tuple[Any, ...]:
+    """math-verify's readings of ``text`` (its extraction, then its LaTeX parser)."""
     from math_verify import parse
 
-    return parse(text, extraction_config=_extraction_config(), parsing_timeout=None)
+    return tuple(parse(text, extraction_config=_extraction_config(), parsing_timeout=None))
 
 
-def _verify(gold: list[Any], pred: list[Any]) -> bool:
+# Answers are short; whole responses are not cached (16k of them could hold hundreds of MB).
+_CACHED_ANSWER_CHARS = 1_000
+
+
+@functools.lru_cache(maxsize=16_384)
+def _parse_answer_cached(text: str) -> tuple[Any, ...]:
+    return _parse(text)
+
+
+def _parse_answer(text: str) -> tuple[Any, ...]:
+    """``_parse`` of a gold or extracted answer, cached: a gold answer is parsed once per worker, not
+    once per response graded against it (sympy objects are immutable, so sharing them is safe)."""
+    return _parse_answer_cached(text) if len(text) <= _CACHED_ANSWER_CHARS else _parse(text)
+
+
+def _value_at(expr: Any, point: dict) -> complex | None:
+    """``expr``'s value with its symbols set to ``point``, or None where it has none (or not a finite one)."""
+    try:
+        value = complex(expr.evalf(30, subs=point))
+    except (TypeError, ValueError, OverflowError, ArithmeticError):
+        return None
+    return value if cmath.isfinite(value) else None
+
+
+# Where two expressions in the same symbols are compared, in tenths: one value per symbol at each
+# point, none that answers are special at (0, 1, -1).
+_PROBES = ((7, 13, 23, 31), (17, 3, 29, 11))
+
+
+def _clearly_unequal(gold: Any, pred: Any) -> bool:
+    """Two expressions that math-verify cannot call equal: in the same symbols (or none), with values
+    at one point farther apart than its rounding to 6 places allows. Equal expressions agree at every
+    point, so this only skips the slow symbolic ``simplify`` that would end in "not equal".
+
+    Not for a bare symbol (math-verify matches ``\\text{east}`` with the letters e*a*s*t as text),
+    percentages (it compares "50\\%" with 50 by its own rule), sets, relations or matrices.
+    """
+    from sympy import Expr, Rational, Symbol, UnevaluatedExpr
+
+    if not (isinstance(gold, Expr) and isinstance(pred, Expr)) or isinstance(gold, Symbol) or isinstance(pred, Symbol):
+        return False
+    if gold.has(UnevaluatedExpr) or pred.has(UnevaluatedExpr) or gold.free_symbols != pred.free_symbols:
+        return False
+    symbols = sorted(gold.free_symbols, key=str)
+    if len(symbols) > len(_PROBES[0]):
+        return False
+    for probe in _PROBES[: 1 if not symbols else None]:
+        point = {symbol: Rational(tenths, 10) for symbol, tenths in zip(symbols, probe)}
+        a, b = _value_at(gold, point), _value_at(pred, point)
+        if a is not None and b is not None and abs(a - b) > 1e-6 + 1e-9 * max(abs(a), abs(b)):
+            return True
+    return False
+
+
+def _verify(gold: Sequence[Any], pred: Sequence[Any]) -> bool:
     from math_verify import verify
 
-    # Not symmetric: math-verify wants the gold answer first.
-    return bool(verify(gold, pred, timeout_seconds=None))
+    # Not symmetric: math-verify wants the gold answer first. `allow_set_relation_comp` lets an
+    # inequality answer a gold interval: "x \le 0" == "(-\infty, 0]".
+    return any(
+        verify(g, p, timeout_seconds=None, allow_set_relation_comp=True)
+        for g in gold
+        for p in pred
+        if not _clearly_unequal(g, p)
+    )
 
 
 def verify_answer(pred: str, gold: str) -> bool:
     r"""Whether an extracted answer (a box's content) equals the gold answer. Never raises.
 
-    Both sides are read as LaTeX, wrapped in ``$...$`` when they carry no math delimiters.
-    Runs without a deadline: call it through a ``GraderPool`` unless the input is trusted.
+    The string rules (``string_verdict``) settle what they can; otherwise both sides, after
+    ``rewrite_for_parsing``, are read as LaTeX (wrapped in ``$...$`` when they carry no math
+    delimiters) and compared by math-verify. Runs without a deadline: call it through a
+    ``GraderPool`` unless the input is trusted.
 
     >>> verify_answer(r"\frac{1}{2}", "0.5"), verify_answer("070", "70"), verify_answer("7", "70")
     (True, True, False)
+    >>> verify_answer(r"10\,080", r"10,\!080"), verify_answer(r"x \le 0", r"(-\infty, 0]")
+    (True, True)
     """
     try:
-        exact = _integer_verdict(pred, gold)
-        if exact is not None:
-            return exact
-        return _verify(_parse(_as_latex(gold)), _parse(_as_latex(pred)))
+        verdict = string_verdict(pred, gold)
+        if verdict is not None:
+            return verdict
+        return _verify(_parse_answer(_answer_latex(gold)), _parse_answer(_answer_latex(pred)))
     except Exception:
         return False
 
@@ -135,7 +207,7 @@ def verify_response(response: str, gold: str) -> bool:
     (True, False)
     """
     try:
-        return _verify(_parse(_as_latex(gold)), _parse(response))
+        return _verify(_parse_answer(_answer_latex(gold)), _parse(response))
     except Exception:
         return False
 
@@ -145,20 +217,35 @@ def grade_task(pred: str, gold: str, fallback: bool) -> bool:
     return verify_response(pred, gold) if fallback else verify_answer(pred, gold)
 
 
-def _warm_up() -> None:
-    """Build math-verify's regexes and LaTeX parser before the first deadline starts counting."""
+# One pair of each kind of answer MATH-500 has. The LaTeX parser (ANTLR) learns its prediction tables
+# lazily, per process, and a fresh worker parses several times slower until it has seen each construct.
+_WARM_UP_PAIRS = [
+    (r"\frac{\sqrt{3}}{2}", "0.5"), (r"3\sqrt{2} + 1", r"\sqrt{18}"), (r"\frac{7\pi}{4}", r"2\pi"),
+    (r"x \le 0", r"(-\infty, 0]"), (r"\left( 3, \frac{\pi}{2} \right)", "(1, 2)"),
+    (r"\{1, \sqrt{2}\}", r"-2, \frac{1}{2}"), (r"(-\infty, 2) \cup (3, \infty)", r"[0, 5)"),
+    (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}"),
+    (r"(x+3)(x-7)", r"x^2 + 10x + 21"), (r"y = 2x + 3", r"5x - 7y + 11z + 4 = 0"), (r"1 \pm \sqrt{19}", r"2 - 3i"),
+    (r"10^\circ", r"\text{(C)}"), (r"\text{Evelyn}", r"15\mbox{ cm}^2"), (r"18.90 \text{ dollars}", r"50\%"),
+    (r"2^{10} \cdot 3!", r"\log_2 8"), (r"\cos x \sin^2 x", r"\cot x"), (r"204_5", r"\binom{10}{3}"),
+]  # fmt: skip
+
+
+def _warm_up(full: bool) -> None:
+    """Build math-verify's regexes and (``full``) teach its LaTeX parser each construct before deadlines count."""
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # its "timeout is disabled" warning is by design here
-    verify_answer(r"\frac{1}{2}", "0.5")
+    for pred, gold in _WARM_UP_PAIRS if full else _WARM_UP_PAIRS[:1]:
+        verify_answer(pred, gold)
+    _parse_answer_cached.cache_clear()  # what it cached here is not what will be graded
 
 
 _READY = "ready"
 
 
-def _worker_main(conn: Connection, task_fn: TaskFn) -> None:
+def _worker_main(conn: Connection, task_fn: TaskFn, warm_up: bool = True) -> None:
     """Receive chunks of ``(task_id, pred, gold, fallback)``; answer ``(task_id, correct)`` per task
     as it finishes, so the parent always knows which task a stuck worker is on."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle; it then closes the pool
-    _warm_up()
+    _warm_up(full=warm_up)
     conn.send(_READY)
     while True:
         try:
@@ -203,14 +290,16 @@ class _Worker:
 
 
 def _fast_verdict(task: Task) -> bool | None:
-    """A verdict that needs no worker, or None."""
+    """A verdict that needs no worker (no answer, or one the string rules settle), or None."""
     if task.pred is None or not task.pred.strip():
         return False
     if task.fallback:
         return None
-    if task.pred.strip() == task.gold.strip():
-        return True
-    return _integer_verdict(task.pred, task.gold)
+    try:
+        return string_verdict(task.pred, task.gold)
+    except Exception:  # a bug in a rule must not fail the step: the worker grades it (and catches the same)
+        log.exception("grading rule failed on %r vs %r", task.pred[:200], task.gold[:200])
+        return None
 
 
 class GraderPool:
@@ -232,6 +321,9 @@ class GraderPool:
         cache_size: verdicts remembered across calls (least recently used dropped first), so that the
             trainer's ground-truth metric does not grade again what the ground-truth reward just graded.
             Timeouts are never cached: a slow answer gets a fresh chance next time.
+        warm_up: grade one answer of each kind before a worker reports ready (about 2 s of CPU per
+            worker), so that the first steps do not pay for the LaTeX parser learning its grammar
+            (they would take about twice as long). Tests that do not time steps turn it off.
     """
 
     def __init__(
@@ -243,6 +335,7 @@ class GraderPool:
         chunk_size: int = 8,
         start_timeout_s: float = 120.0,
         cache_size: int = 65_536,
+        warm_up: bool = True,
     ) -> None:
         if num_workers < 1:
             raise ValueError(f"num_workers must be >= 1, got {num_workers!r}")
@@ -253,6 +346,7 @@ class GraderPool:
         self.task_fn = task_fn
         self.chunk_size = max(1, int(chunk_size))
         self.start_timeout_s = start_timeout_s
+        self.warm_up = bool(warm_up)
         # Cumulative, for logging: pairs asked, distinct tasks, graded without a worker, sent to one,
         # timed out (or worker died), workers started.
         self.counts: Counter[str] = Counter()
@@ -278,9 +372,10 @@ class GraderPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("this GraderPool is closed")
-            cached = {t: self._cache[t] for t, v in verdicts.items() if v is None and t in self._cache}
+            cached = self._recall([t for t, v in verdicts.items() if v is None])
             verdicts.update(cached)
-            todo = [task for task, verdict in verdicts.items() if verdict is None]
+            # Grouped by gold answer, so that a chunk reuses the gold's parse cached in its worker.
+            todo = sorted((task for task, verdict in verdicts.items() if verdict is None), key=lambda t: t.gold)
             if todo:
                 verdicts.update(zip(todo, self._run(todo)))
                 self._remember({t: verdicts[t] for t in todo if verdicts[t] is not None})
@@ -295,6 +390,13 @@ class GraderPool:
             correct=[verdicts[t] is True for t in tasks],
             timed_out=[verdicts[t] is None for t in tasks],
         )
+
+    def _recall(self, tasks: list[Task]) -> dict[Task, bool]:
+        """Cached verdicts of ``tasks``; each one found becomes the most recently used."""
+        found = {t: self._cache[t] for t in tasks if t in self._cache}
+        for task in found:
+            self._cache.move_to_end(task)
+        return found
 
     def _remember(self, verdicts: dict[Task, bool]) -> None:
         for task, verdict in verdicts.items():
@@ -363,7 +465,8 @@ class GraderPool:
     def _start_worker(self) -> _Worker:
         ctx = _mp_context()
         parent_conn, child_conn = ctx.Pipe()
-        process = ctx.Process(target=_worker_main, args=(child_conn, self.task_fn), name="grader", daemon=True)
+        args = (child_conn, self.task_fn, self.warm_up)
+        process = ctx.Process(target=_worker_main, args=args, name="grader", daemon=True)
         process.start()
         child_conn.close()  # so that the worker's death reads as EOF here
         self.counts["started"] += 1

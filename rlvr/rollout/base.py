@@ -7,7 +7,7 @@ pushes the new weights in with ``load_weights``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Literal, Protocol, Sequence
 
 import torch

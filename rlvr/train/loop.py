@@ -37,7 +37,7 @@ from rlvr.rollout import Completion, SamplingParams, build_engine
 from rlvr.seeding import derive_seed
 from rlvr.train import distributed as D
 from rlvr.train.batch import TokenBatch, make_token_batch, response_logprobs
-from rlvr.train.plan import StepPlan, microbatch_loss_weight, plan_step
+from rlvr.train.plan import StepPlan, microbatch_loss_weight
 from rlvr.train.rundir import RunDir
 from rlvr.train.zero import deepspeed_config, full_parameters, load_policy, load_reference
 

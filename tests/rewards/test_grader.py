@@ -4,6 +4,7 @@ import time
 import pytest
 from _grader_slow_task import HANG, hang_on_marker
 
+import rlvr.rewards.equivalence as equivalence
 import rlvr.rewards.grader as grader
 from rlvr.rewards.grader import GraderPool, Task, get_grader, grade_responses, response_task, verify_answer
 
@@ -37,13 +38,13 @@ RESPONSES = [
 
 @pytest.fixture(scope="module")
 def pool():
-    with GraderPool(num_workers=2, timeout_s=5.0) as pool:
+    with GraderPool(num_workers=2, timeout_s=5.0, warm_up=False) as pool:
         yield pool
 
 
 @pytest.fixture(scope="module")
 def hanging_pool():
-    with GraderPool(num_workers=2, timeout_s=0.5, task_fn=hang_on_marker) as pool:
+    with GraderPool(num_workers=2, timeout_s=0.5, task_fn=hang_on_marker, warm_up=False) as pool:
         yield pool
 
 
@@ -135,20 +136,32 @@ def test_grade_responses(pool):
 
 
 def test_each_distinct_pair_is_graded_once(pool):
-    # A GRPO group: 16 samples of one prompt, most of them agreeing.
-    responses = [r"\boxed{\frac{2}{4}}"] * 10 + [r"\boxed{0.25}"] * 5 + [r"\boxed{1/2}"]
+    # A GRPO group: 16 samples of one prompt, most of them agreeing (answers that take sympy to grade).
+    responses = [r"\boxed{\frac{1}{\sqrt{2}}}"] * 10 + [r"\boxed{\frac{\sqrt{3}}{2}}"] * 5 + [r"\boxed{\sin(\pi/4)}"]
     before = pool.counts.copy()
-    result = grade_responses(responses, ["0.5"] * 16, pool=pool)
+    result = grade_responses(responses, [r"\frac{\sqrt{2}}{2}"] * 16, pool=pool)
     assert result.correct == [True] * 10 + [False] * 5 + [True]
     assert pool.counts["pairs"] - before["pairs"] == 16
     assert pool.counts["sent"] - before["sent"] == 3
 
 
-def test_exact_and_integer_matches_need_no_worker(pool):
+def test_string_rules_need_no_worker(pool):
     before = pool.counts.copy()
-    result = pool.grade([("70", "070"), (r"\text{(B)}", r"\text{(B)}"), ("7", "70"), (None, "1")])
-    assert result.correct == [True, True, False, False]
+    pairs = [
+        ("70", "070"), (r"\text{(B)}", r"\text{(B)}"), ("7", "70"), (None, "1"),  # spelling, numbers, no answer
+        (r"\dfrac{3}{4}", "0.75"), ("0.0000673", ".0000672"), (r"50\%", r"\frac{1}{2}"),  # exact values
+        ("(2, 1)", "(1,2)"), (r"\{2, 1\}", "1, 2"), (r"\left(3, 4\right]", "(3,4]"), ("[3, 4]", "(3,4]"),  # order, brackets
+        (r"\textbf{(C)}\ 12", r"\text{(C)}"), ("(D)", r"\text{(C)}"),  # choice letters
+    ]  # fmt: skip
+    result = pool.grade(pairs)
+    assert result.correct == [True, True, False, False, True, False, True, False, True, True, False, True, False]
     assert pool.counts["sent"] == before["sent"]
+
+
+def test_text_no_rule_can_read_goes_to_a_worker(pool):
+    before = pool.counts.copy()
+    assert pool.grade([("$ $", "(1, 2)"), ("(", "(1, 2)"), (r"\sqrt{2}", r"\frac{2}{\sqrt{2}}")]).correct == [False, False, True]
+    assert pool.counts["sent"] == before["sent"] + 3
 
 
 def test_a_hanging_task_is_killed_and_only_it_fails(hanging_pool):
@@ -164,7 +177,7 @@ def test_a_hanging_task_is_killed_and_only_it_fails(hanging_pool):
 
 def test_the_rest_of_a_killed_workers_chunk_is_graded():
     # One worker, one chunk: the hanging task is first, the three after it go back to the queue.
-    with GraderPool(num_workers=1, timeout_s=0.5, task_fn=hang_on_marker, chunk_size=8) as pool:
+    with GraderPool(num_workers=1, timeout_s=0.5, task_fn=hang_on_marker, chunk_size=8, warm_up=False) as pool:
         result = pool.grade([(HANG, "1"), (r"\frac{1}{2}", "0.5"), ("0.25", r"\frac14"), (r"\sqrt{4}", "3")])
         assert result.timed_out == [True, False, False, False]
         assert result.correct == [False, True, True, False]
@@ -190,7 +203,7 @@ def test_a_worker_that_died_while_idle_is_replaced_silently(pool):
 
 
 def test_close_is_idempotent_and_final():
-    pool = GraderPool(num_workers=1)
+    pool = GraderPool(num_workers=1, warm_up=False)
     assert pool.grade([(r"\frac{1}{2}", "0.5")]).correct == [True]
     processes = [w.process for w in pool._workers]
     pool.close()
@@ -219,15 +232,16 @@ def test_invalid_settings(kwargs):
         GraderPool(**kwargs)
 
 
-def test_doctests():
-    result = doctest.testmod(grader)
+@pytest.mark.parametrize("module", [grader, equivalence], ids=lambda m: m.__name__)
+def test_doctests(module):
+    result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
 
 
 def test_verdicts_are_remembered_across_calls_but_timeouts_are_not():
     # The trainer grades every step twice (reward, then the accuracy metric): the second costs no worker.
-    with GraderPool(num_workers=1, timeout_s=0.5, task_fn=hang_on_marker, cache_size=2) as pool:
-        pairs = [(r"\frac{1}{2}", "0.5"), (HANG, "1")]
+    with GraderPool(num_workers=1, timeout_s=0.5, task_fn=hang_on_marker, cache_size=2, warm_up=False) as pool:
+        pairs = [(r"\sin(\pi/6)", "0.5"), (HANG, "1")]
         first = pool.grade(pairs)
         sent = pool.counts["sent"]
         second = pool.grade(pairs)
@@ -235,7 +249,7 @@ def test_verdicts_are_remembered_across_calls_but_timeouts_are_not():
         assert second.timed_out == [False, True]  # the hanging task was tried again, not cached
         assert pool.counts["sent"] == sent + 1 and pool.counts["cached"] == 1 and pool.counts["timeouts"] == 2
         # cache_size=2: a third and fourth verdict push the first one out
-        pool.grade([(r"\frac{1}{3}", "0.25"), (r"\frac{2}{3}", "0.75")])
+        pool.grade([(r"\sqrt{2}", "1.5"), (r"\sqrt{3}", "1.5")])
         sent = pool.counts["sent"]
-        pool.grade([(r"\frac{1}{2}", "0.5")])
+        pool.grade([(r"\sin(\pi/6)", "0.5")])
         assert pool.counts["sent"] == sent + 1
