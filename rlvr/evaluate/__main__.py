@@ -96,12 +96,10 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     from rlvr.evaluate.benchmarks import load_benchmarks
     from rlvr.evaluate.runner import RECORD_COLUMNS, evaluate_benchmarks, summarize_benchmarks
     from rlvr.models import load_tokenizer
-    from rlvr.plan import check_command
     from rlvr.rollout import build_engine
     from rlvr.train.distributed import choose_device
     from rlvr.train.rundir import write_parquet
 
-    check_command(cfg, running="evaluate")
     output_dir = Path(output_dir)
     benchmarks = load_benchmarks(cfg.eval)  # a missing data file fails before any model loads
     prompt = resolve_prompt(cfg.model.prompt, cfg.get("prompt"))
