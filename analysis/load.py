@@ -1,18 +1,45 @@
-"""Reading one run directory into plain Python and pandas objects."""
+"""Reading run directories into tidy pandas frames.
+
+Two kinds of run are found under a root, at any depth:
+
+- training runs (``python -m rlvr.train``): ``config.yaml``, ``meta.json``, ``metrics.jsonl``,
+  ``rollouts/step_<n>.parquet``, ``eval/step_<n>.parquet`` (the contract of ``rlvr.train.rundir``);
+- evaluation runs (``python -m rlvr.evaluate``): ``summary.json`` and ``samples.parquet`` beside Hydra's
+  ``.hydra/config.yaml``.
+
+``load_runs(root)`` returns a ``RunData`` whose frames are keyed by each run's own config (``KEYS``:
+model, reward, gamma, clip, algorithm, seed, prompt, experiment) plus ``run_id`` and ``step``, so runs
+of one sweep and of different sweeps mix freely. A run that is half-written (still training, or
+killed) or damaged (a file missing or unreadable) is reported in ``RunData.skipped`` with the reason and
+left out, never mixed in.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 import yaml
 
+# What identifies a run, from its config; every frame carries these columns.
+KEYS = ("run_id", "kind", "experiment", "model", "reward", "gamma", "clip", "algorithm", "seed", "prompt")
+TRAIN_FILES = ("config.yaml", "meta.json", "metrics.jsonl")
+_STEP_FILE = re.compile(r"step_(\d+)\.parquet")
+
+
+class DamagedRun(ValueError):
+    """A run directory that cannot be read as a whole; the message says which file and why."""
+
 
 @dataclass(frozen=True)
 class RunRecord:
+    """One training run, read in full."""
+
     path: Path
     config: dict[str, Any]
     meta: dict[str, Any]
@@ -23,13 +50,47 @@ class RunRecord:
 
     @property
     def rollout_steps(self) -> list[int]:
-        return sorted(int(p.stem.removeprefix("step_")) for p in (self.path / "rollouts").glob("step_*.parquet"))
+        return _steps(self.path / "rollouts")
+
+    @property
+    def eval_steps(self) -> list[int]:
+        return _steps(self.path / "eval")
+
+    def evals(self, step: int) -> pd.DataFrame:
+        return pd.read_parquet(self.path / "eval" / f"step_{step}.parquet")
+
+
+@dataclass
+class RunData:
+    """Every readable run under a root, as tidy frames (see the module docstring)."""
+
+    runs: pd.DataFrame  # one row per run: KEYS + path, total_steps, last_step
+    metrics: pd.DataFrame  # one row per (training run, step): KEYS + step + metric columns
+    evals: pd.DataFrame  # one row per (run, step, benchmark, problem, sample): KEYS + step + rlvr.evaluate.RECORD_COLUMNS
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (run directory, why it was left out)
+
+    def select(self, frame: str = "runs", **where: Any) -> pd.DataFrame:
+        """Rows of one frame whose key columns equal the given values (a list or tuple: any of them).
+
+        >>> data = RunData(pd.DataFrame({"reward": ["random", "format"], "clip": ["none", "standard"]}),
+        ...                pd.DataFrame(), pd.DataFrame())
+        >>> data.select(reward=["random", "python"])["clip"].tolist()
+        ['none']
+        """
+        table = getattr(self, frame)
+        mask = pd.Series(True, index=table.index)
+        for key, value in where.items():
+            if key not in table:
+                return table.iloc[0:0]
+            values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+            mask &= table[key].isin(values)
+        return table[mask]
 
 
 def read_run(path: str | Path) -> RunRecord:
-    """Load ``config.yaml``, ``meta.json`` and ``metrics.jsonl`` of a run; errors name the file and line."""
+    """Load ``config.yaml``, ``meta.json`` and ``metrics.jsonl`` of a training run; errors name the file and line."""
     path = Path(path)
-    for name in ("config.yaml", "meta.json", "metrics.jsonl"):
+    for name in TRAIN_FILES:
         if not (path / name).exists():
             raise FileNotFoundError(f"{path} is not a complete run directory: {name} is missing")
     rows = []
@@ -43,7 +104,170 @@ def read_run(path: str | Path) -> RunRecord:
     metrics = pd.DataFrame(rows).sort_values("step").reset_index(drop=True) if rows else pd.DataFrame({"step": []})
     return RunRecord(
         path=path,
-        config=yaml.safe_load((path / "config.yaml").read_text()),
+        config=_read_yaml(path / "config.yaml"),
         meta=json.loads((path / "meta.json").read_text()),
         metrics=metrics,
     )
+
+
+def find_runs(root: str | Path) -> list[Path]:
+    """Run directories under ``root`` (or ``root`` itself): training runs (a ``metrics.jsonl`` or a
+    ``config.yaml`` with ``meta.json``) and evaluation runs (a ``summary.json`` or ``samples.parquet``)."""
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"no runs root at {root}")
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        names = set(filenames)
+        if names & {"metrics.jsonl", "summary.json", "samples.parquet"} or {"config.yaml", "meta.json"} <= names:
+            found.add(Path(dirpath))
+            dirnames[:] = []  # a run's own folders (eval/, rollouts/, checkpoints/) hold no runs
+        else:
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    return sorted(found)
+
+
+def run_keys(config: dict[str, Any], run_id: str, kind: str) -> dict[str, Any]:
+    """The key columns of a run, from its resolved config.
+
+    >>> run_keys({"model": {"name": "tiny"}, "reward": {"label": "random", "gamma": 0.3}, "clip": {"name": "none"},
+    ...           "algorithm": {"name": "grpo"}, "seed": 1, "experiment_name": "fig12"}, "r0", "train")["gamma"]
+    0.3
+    """
+    def pick(*path: str) -> Any:
+        node: Any = config
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    return {
+        "run_id": run_id,
+        "kind": kind,
+        "experiment": pick("experiment_name"),
+        "model": pick("model", "name"),
+        "reward": pick("reward", "label"),
+        "gamma": pick("reward", "gamma"),
+        "clip": pick("clip", "name"),
+        "algorithm": pick("algorithm", "name"),
+        "seed": pick("seed"),
+        "prompt": pick("prompt", "name") or "default",
+    }
+
+
+def load_runs(root: str | Path, *, progress: bool = True) -> RunData:
+    """Every run under ``root`` (see the module docstring); unreadable or unfinished ones go to ``skipped``."""
+    from tqdm.auto import tqdm
+
+    root = Path(root)
+    runs, metrics, evals, skipped = [], [], [], []
+    for path in tqdm(find_runs(root), desc="reading runs", unit="run", disable=not progress):
+        run_id = str(path.relative_to(root)) if path != root else path.name
+        try:
+            if (path / "summary.json").exists() or (path / "samples.parquet").exists():
+                row, run_evals = _load_eval_run(path, run_id)
+                run_metrics = None
+            else:
+                row, run_metrics, run_evals = _load_train_run(path, run_id)
+        except (DamagedRun, FileNotFoundError, ValueError, OSError) as err:
+            skipped.append((path, str(err)))
+            continue
+        runs.append(row)
+        if run_metrics is not None:
+            metrics.append(run_metrics)
+        evals.append(run_evals)
+    runs_frame = pd.DataFrame(runs, columns=[*KEYS, "path", "total_steps", "last_step"])
+    return RunData(
+        runs=runs_frame,
+        metrics=_concat(metrics, [*KEYS, "step"]),
+        evals=_concat(evals, [*KEYS, "step"]),
+        skipped=skipped,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def _load_train_run(path: Path, run_id: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    for name in TRAIN_FILES:
+        if not (path / name).is_file():
+            raise DamagedRun(f"{name} is missing")
+    try:
+        record = read_run(path)
+    except (ValueError, yaml.YAMLError) as err:
+        raise DamagedRun(str(err)) from err
+    keys = run_keys(record.config, run_id, "train")
+    total = (record.config.get("trainer") or {}).get("total_steps")
+    steps = record.metrics["step"].tolist() if "step" in record.metrics else []
+    last = int(max(steps)) if steps else None
+    if total is not None and (last is None or last < int(total)):
+        raise DamagedRun(f"unfinished: metrics.jsonl stops at step {last} of {total}")
+    evals = [_with_keys(_read_parquet(path / "eval" / f"step_{s}.parquet"), keys, step=s) for s in record.eval_steps]
+    metrics = _with_keys(record.metrics, keys)
+    row = keys | {"path": str(path), "total_steps": total, "last_step": last}
+    return row, metrics, _concat(evals, [*KEYS, "step"])
+
+
+def _load_eval_run(path: Path, run_id: str) -> tuple[dict[str, Any], pd.DataFrame]:
+    for name in ("summary.json", "samples.parquet"):
+        if not (path / name).is_file():
+            raise DamagedRun(f"{name} is missing (an evaluation that did not finish?)")
+    try:
+        summary = json.loads((path / "summary.json").read_text())
+    except json.JSONDecodeError as err:
+        raise DamagedRun(f"summary.json: not JSON ({err})") from None
+    config = _read_yaml(path / ".hydra" / "config.yaml") if (path / ".hydra" / "config.yaml").is_file() else {}
+    keys = run_keys(config, run_id, "eval")
+    keys["model"] = keys["model"] or summary.get("model")
+    keys["experiment"] = keys["experiment"] or summary.get("experiment_name")
+    keys["prompt"] = (summary.get("prompt") or {}).get("name", keys["prompt"])
+    step = _checkpoint_step(summary.get("checkpoint"))
+    evals = _with_keys(_read_parquet(path / "samples.parquet"), keys, step=step)
+    return keys | {"path": str(path), "total_steps": None, "last_step": step}, evals
+
+
+def _checkpoint_step(checkpoint: str | None) -> int:
+    """The training step of an evaluated checkpoint (``.../step_300`` -> 300); 0 for a model's own weights.
+
+    >>> _checkpoint_step(None), _checkpoint_step("runs/x/checkpoints/step_300")
+    (0, 300)
+    """
+    if not checkpoint:
+        return 0
+    match = re.search(r"step_(\d+)$", str(checkpoint).rstrip("/"))
+    return int(match[1]) if match else 0
+
+
+def _steps(folder: Path) -> list[int]:
+    return sorted(int(m[1]) for p in folder.glob("step_*.parquet") if (m := _STEP_FILE.fullmatch(p.name)))
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as err:  # a truncated or foreign file: the run is damaged
+        raise DamagedRun(f"{path.name}: unreadable parquet ({type(err).__name__}: {err})") from err
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise DamagedRun(f"{path.name}: not YAML ({err})") from err
+
+
+def _with_keys(frame: pd.DataFrame, keys: dict[str, Any], step: int | None = None) -> pd.DataFrame:
+    frame = frame.copy()
+    if step is not None:
+        frame["step"] = step
+    for column, value in reversed(list(keys.items())):
+        if column in frame:
+            frame = frame.drop(columns=column)
+        frame.insert(0, column, value)
+    return frame
+
+
+def _concat(frames: Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

@@ -1,0 +1,77 @@
+"""analysis.load: run directories of both kinds into keyed frames; half-written or damaged runs are reported, not mixed in."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import analysis.load as load_module
+from analysis.load import find_runs, load_runs
+from fake_runs import record, train_config, write_eval_run, write_train_run
+
+
+def metrics(steps, accuracy):
+    return [{"step": s, "eval/math500/accuracy": a, "train/reward_mean": 0.5} for s, a in zip(steps, accuracy)]
+
+
+def test_runs_of_both_kinds_are_keyed_by_their_own_config(tmp_path):
+    write_train_run(tmp_path / "sweepA" / "0_run", train_config(reward="random", gamma=0.3, seed=2, experiment="fig10"),
+                    metrics([0, 1, 2], [0.5, 0.6, 0.7]),
+                    {0: [record("math500", "p1", False)], 2: [record("math500", "p1", True, is_code=True)]})  # fmt: skip
+    write_eval_run(tmp_path / "evals" / "x", "qwen2.5_7b", "python_prefix",
+                   [record("math500", "p1", True, prompt="python_prefix")], experiment="table3")  # fmt: skip
+    data = load_runs(tmp_path, progress=False)
+    assert not data.skipped
+    train, evaluation = data.runs.sort_values("kind", ascending=False).to_dict("records")
+    assert (train["run_id"], train["reward"], train["gamma"], train["seed"], train["experiment"]) == ("sweepA/0_run", "random", 0.3, 2, "fig10")
+    assert (train["last_step"], train["total_steps"]) == (2, 2)
+    assert (evaluation["kind"], evaluation["model"], evaluation["prompt"], evaluation["experiment"]) == ("eval", "qwen2.5_7b", "python_prefix", "table3")
+    assert data.metrics["eval/math500/accuracy"].tolist() == [0.5, 0.6, 0.7] and set(data.metrics.run_id) == {"sweepA/0_run"}
+    assert sorted(zip(data.evals.run_id, data.evals.step, data.evals.correct)) == [
+        ("evals/x", 0, True), ("sweepA/0_run", 0, False), ("sweepA/0_run", 2, True)]  # fmt: skip
+    assert data.select("evals", model="qwen2.5_7b").prompt.tolist() == ["python_prefix"]
+
+
+def test_an_evaluated_checkpoint_carries_its_training_step(tmp_path):
+    write_eval_run(tmp_path / "e", "tiny", "default", [record("heldout", "p", True)], checkpoint="runs/r/checkpoints/step_40")
+    assert load_runs(tmp_path, progress=False).evals.step.tolist() == [40]
+
+
+def test_half_written_and_damaged_runs_are_reported_and_left_out(tmp_path):
+    good = write_train_run(tmp_path / "good", train_config(), metrics([0, 1, 2], [0.5, 0.6, 0.7]))
+    write_train_run(tmp_path / "running", train_config(total_steps=300), metrics([0, 1], [0.5, 0.6]))
+    no_meta = write_train_run(tmp_path / "no_meta", train_config(), metrics([0, 1, 2], [0.5, 0.6, 0.7]))
+    (no_meta / "meta.json").unlink()
+    torn = write_train_run(tmp_path / "torn", train_config(), metrics([0, 1, 2], [0.5, 0.6, 0.7]))
+    with open(torn / "metrics.jsonl", "a") as f:
+        f.write('{"step": 3, "eval/math5')  # killed mid-write
+    broken = write_train_run(tmp_path / "broken_parquet", train_config(), metrics([0, 1, 2], [0.5, 0.6, 0.7]),
+                             {0: [record("math500", "p1", True)]})  # fmt: skip
+    (broken / "eval" / "step_0.parquet").write_bytes(b"PAR1 not really")
+    unfinished_eval = write_eval_run(tmp_path / "eval_killed", "tiny", "default", [record("heldout", "p", True)])
+    (unfinished_eval / "samples.parquet").unlink()
+
+    data = load_runs(tmp_path, progress=False)
+    assert data.runs.run_id.tolist() == ["good"]
+    reasons = {path.name: why for path, why in data.skipped}
+    assert set(reasons) == {"running", "no_meta", "torn", "broken_parquet", "eval_killed"}
+    assert "stops at step 1 of 300" in reasons["running"]
+    assert "meta.json is missing" in reasons["no_meta"]
+    assert "metrics.jsonl:4: not JSON" in reasons["torn"]
+    assert "step_0.parquet: unreadable parquet" in reasons["broken_parquet"]
+    assert "samples.parquet is missing" in reasons["eval_killed"]
+    assert set(data.metrics.run_id) == {"good"} and good.name == "good"
+
+
+def test_run_folders_are_not_searched_for_more_runs(tmp_path):
+    run = write_train_run(tmp_path / "r", train_config(), metrics([0, 1, 2], [0.5, 0.6, 0.7]))
+    (run / "checkpoints" / "step_2").mkdir(parents=True)
+    (run / "checkpoints" / "step_2" / "config.yaml").write_text("model_type: qwen2\n")
+    assert find_runs(tmp_path) == [run]
+    with pytest.raises(FileNotFoundError, match="no runs root"):
+        find_runs(tmp_path / "nowhere")
+
+
+def test_doctests():
+    assert doctest.testmod(load_module).failed == 0
