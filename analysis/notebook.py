@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def load(root: str | Path | None = None) -> RunData:
 
 def show(name: str, data: RunData, out: str | Path = "artifacts") -> Built | None:
     """Build ``name`` into ``out/<name>`` and display its figures and tables; print what is missing instead."""
-    from IPython.display import Markdown, display
+    from IPython.display import Image, Markdown, display
 
     try:
         built = build(name, data, Path(out) / name)
@@ -35,7 +36,10 @@ def show(name: str, data: RunData, out: str | Path = "artifacts") -> Built | Non
         return None
     display(Markdown(f"### {name}: {built.title}"))
     for figure in built.figures.values():
-        display(figure)
+        # As PNG bytes: the figures are backend-free (matplotlib.figure.Figure), which IPython cannot draw itself.
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", bbox_inches="tight", dpi=110)
+        display(Image(data=buffer.getvalue()))
     for table in built.tables.values():
         display(table)
     return built

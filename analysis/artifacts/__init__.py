@@ -21,6 +21,8 @@ from rlvr.registry import Registry
 
 # The artifact modules, imported for their registrations (order = order of the index page).
 MODULES = ("fig1", "curves", "fig6", "fig7_table2", "table1", "table3", "ablations")
+PAPER_ORDER = ("fig1", "fig2", "fig3", "table1", "fig6", "fig7", "table2", "table3",
+               "fig8", "fig9", "fig10", "fig11", "fig12", "fig16")  # fmt: skip
 
 
 class MissingRuns(LookupError):
@@ -39,8 +41,9 @@ class Built:
 Builder = Callable[[RunData, Path], Built]
 class ArtifactRegistry(Registry):
     def names_in_order(self) -> list[str]:
-        """Registration order: the paper's order, as ``MODULES`` lists the modules."""
-        return list(self._entries)
+        """The paper's order (``PAPER_ORDER``), then any others by name."""
+        rank = {name: i for i, name in enumerate(PAPER_ORDER)}
+        return sorted(self._entries, key=lambda name: (rank.get(name, len(rank)), name))
 
 
 ARTIFACTS: ArtifactRegistry = ArtifactRegistry("artifact")

@@ -1,0 +1,391 @@
+"""Figures 2 and 3: accuracy over training steps, and the curve code every figure of this kind shares.
+
+The shared pieces: ``curve_frame`` turns rows of ``RunData.metrics`` into tidy per-run curves (raw and
+smoothed as the paper's App. A.5 says), ``plot_curves`` draws them (one subplot per metric and panel key,
+one line per value of a key), ``gain_table`` gives each group's gain from step 0 to the last evaluated
+step with a bootstrap interval over seeds. ``fig1``, ``fig6`` and the ablations (``fig8`` .. ``fig16``)
+select their runs and call these.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from analysis.artifacts import Built, MissingRuns, artifact, save_figure, save_table
+from analysis.load import RunData
+from analysis.stats import mean_with_ci, smooth_curve
+
+# The six training signals of Figures 1-3, in the paper's order (bars left to right, legend top to bottom).
+FIG1_REWARDS = ("ground_truth", "majority_vote", "one_shot", "format", "incorrect", "random")
+# What makes two runs "the same run": every config key but the experiment, because sweeps overlap (fig1's
+# Qwen2.5-Math-7B runs are fig2's too, and the tiny_fig1/2/3 sweeps are identical).
+CONFIG_KEYS = ("model", "reward", "gamma", "clip", "algorithm", "seed", "prompt")
+
+MODEL_NAMES = {
+    "qwen2.5_math_7b": "Qwen2.5-Math-7B", "qwen2.5_math_1.5b": "Qwen2.5-Math-1.5B",
+    "qwen2.5_7b": "Qwen2.5-7B", "qwen2.5_1.5b": "Qwen2.5-1.5B",
+    "olmo2_7b": "OLMo2-7B", "olmo2_7b_sft": "OLMo2-7B-SFT",
+    "llama3.1_8b": "Llama3.1-8B", "llama3.1_8b_instruct": "Llama3.1-8B-Instruct",
+    "llama3.2_3b": "Llama3.2-3B", "llama3.2_3b_instruct": "Llama3.2-3B-Instruct",
+    "tiny": "tiny model",
+}  # fmt: skip
+REWARD_NAMES = {
+    "ground_truth": "Ground truth", "majority_vote": "Majority vote", "one_shot": "One-shot RL",
+    "format": "Format", "incorrect": "Incorrect", "random": "Random", "python": "Python",
+    "no_repetition": "No repetition", "ground_truth_no_python": "Ground truth + no Python",
+    "format_no_python": "Format + no Python",
+}  # fmt: skip
+CLIP_NAMES = {
+    "standard": "standard clip", "higher": "clip-higher", "none": "no clipping",
+    "no_old_logprob": "no clipping (paper's code)", "one_update_minibatch": "one update (big mini-batch)",
+    "one_update_rollout": "one update (small rollout)",
+}  # fmt: skip
+BENCHMARK_NAMES = {
+    "math500": "MATH-500", "amc": "AMC", "aime24": "AIME 2024", "aime25": "AIME 2025", "heldout": "held-out",
+}  # fmt: skip
+METRIC_NAMES = {
+    "accuracy": "accuracy", "code_rate": "code reasoning rate",
+    "actor/clip_frac": "clipped tokens", "actor/clip_frac_low": "clipped tokens, low side (A<0, r<1-ε)",
+    "actor/clip_frac_high": "clipped tokens, high side (A>0, r>1+ε)",
+}  # fmt: skip
+# Legend titles: what a line stands for.
+LINE_NAMES = {"reward": "training signal", "gamma": "random reward's γ", "clip": "clipping", "model": "model"}
+# The order lines, bars and panels appear in (and so their colours): the paper's where it has one.
+ORDERS = {"model": list(MODEL_NAMES), "reward": list(REWARD_NAMES), "clip": list(CLIP_NAMES)}
+
+
+def display(key: str, value: Any) -> str:
+    """How a key's value is written in figures.
+
+    >>> display("model", "qwen2.5_math_7b"), display("gamma", 0.3), display("seed", 2), display("model", "new_one")
+    ('Qwen2.5-Math-7B', 'γ = 0.3', 'seed 2', 'new_one')
+    """
+    if key == "gamma":
+        return "γ = default" if _missing(value) else f"γ = {value:g}"
+    if key == "seed":
+        return f"seed {value}"
+    names = {"model": MODEL_NAMES, "reward": REWARD_NAMES, "clip": CLIP_NAMES, "benchmark": BENCHMARK_NAMES}
+    return names.get(key, {}).get(value, str(value))
+
+
+def metric_label(column: str) -> str:
+    """A metric column as an axis label.
+
+    >>> metric_label("eval/math500/accuracy"), metric_label("eval/amc/code_rate"), metric_label("actor/clip_frac")
+    ('MATH-500 accuracy', 'AMC code reasoning rate', 'clipped tokens')
+    """
+    if column.startswith("eval/"):
+        _, benchmark, name = column.split("/", 2)
+        return f"{display('benchmark', benchmark)} {METRIC_NAMES.get(name, name)}"
+    return METRIC_NAMES.get(column, column)
+
+
+def ordered(key: str, values: Iterable[Any]) -> list[Any]:
+    """Distinct values in the paper's order for ``key`` (unknown ones after, as they come; numbers sorted).
+
+    >>> ordered("reward", ["random", "format", "brand_new", "ground_truth"])
+    ['ground_truth', 'format', 'random', 'brand_new']
+    >>> ordered("gamma", [0.7, 0.0, 0.3])
+    [0.0, 0.3, 0.7]
+    """
+    distinct = list(dict.fromkeys(map(_key, values)))
+    known = ORDERS.get(key)
+    if known is None:
+        try:
+            return sorted(distinct)
+        except TypeError:  # mixed None and numbers
+            return distinct
+    return sorted(distinct, key=lambda v: known.index(v) if v in known else len(known))
+
+
+def colours(key: str, values: Sequence[Any]) -> dict[Any, str]:
+    """A colour per value: a known value's place in the paper's order, so that a reward (or model, or clip
+    setting) has one colour in every figure; otherwise the place among ``values``.
+
+    >>> colours("reward", ["random", "format"]), colours("gamma", [0.0, 0.5])
+    ({'random': 'C5', 'format': 'C3'}, {0.0: 'C0', 0.5: 'C1'})
+    """
+    known = ORDERS.get(key, [])
+    if all(v in known for v in values):
+        return {v: f"C{known.index(v) % 10}" for v in values}
+    return {v: f"C{i % 10}" for i, v in enumerate(values)}
+
+
+# --------------------------------------------------------------------------------------------------
+# Selecting runs.
+
+
+def one_run_per_config(metrics: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Rows of the runs that logged ``column``, one run per config (``CONFIG_KEYS``): where several runs share
+    one (overlapping sweeps), the run with the most logged values of ``column``, ties to the last run_id (the
+    latest multirun folder). Seeds are part of the config, so replicate seeds are all kept."""
+    if metrics.empty or column not in metrics:
+        return metrics.iloc[0:0]
+    counts = metrics.groupby("run_id", sort=False)[column].count().rename("_count")
+    runs = metrics.drop_duplicates("run_id").set_index("run_id")[list(CONFIG_KEYS)].join(counts).reset_index()
+    runs = runs[runs["_count"] > 0].sort_values(["_count", "run_id"])
+    runs = runs.drop_duplicates(list(CONFIG_KEYS), keep="last")
+    return metrics[metrics["run_id"].isin(runs["run_id"])]
+
+
+def default_gamma(metrics: pd.DataFrame) -> pd.Series:
+    """Rows whose random reward has the default gamma 0.5 (or no gamma: the other rewards)."""
+    return metrics["gamma"].isna() | (pd.to_numeric(metrics["gamma"], errors="coerce") == 0.5)
+
+
+def signal_runs(data: RunData) -> pd.DataFrame:
+    """Metrics of Figures 1-3's runs: the six training signals, standard clip, GRPO, gamma 0.5 for random."""
+    metrics = data.select("metrics", kind="train", reward=list(FIG1_REWARDS), clip="standard", algorithm="grpo")
+    return metrics[default_gamma(metrics)] if len(metrics) else metrics
+
+
+def require(frame: pd.DataFrame, needs: str, experiment: str, tiny: bool = True) -> pd.DataFrame:
+    """``frame`` if it has rows, else ``MissingRuns`` saying which runs would make it and how."""
+    if frame.empty:
+        on_cpu = f"; on a CPU: experiment=tiny_{experiment}" if tiny else ""
+        raise MissingRuns(f"needs {needs} (python -m rlvr.train -m experiment={experiment}{on_cpu})")
+    return frame
+
+
+def require_sweep(frame: pd.DataFrame, column: str, needs: str, experiment: str, at_least: int = 2) -> pd.DataFrame:
+    """``frame`` if its runs take ``at_least`` values of ``column`` (an ablation of one point is no ablation),
+    else ``MissingRuns`` naming what was found.
+
+    >>> require_sweep(pd.DataFrame({"run_id": ["a"], "gamma": [0.5]}), "gamma", "runs", "fig10")
+    Traceback (most recent call last):
+    analysis.artifacts.MissingRuns: needs runs; found only gamma 0.5 (python -m rlvr.train -m experiment=fig10; on a CPU: experiment=tiny_fig10)
+    """
+    found = frame.drop_duplicates("run_id")[column].dropna().unique().tolist()
+    if len(found) < at_least:
+        seen = ", ".join(map(str, found)) or "none"
+        raise MissingRuns(f"needs {needs}; found only {column} {seen} "
+                          f"(python -m rlvr.train -m experiment={experiment}; on a CPU: experiment=tiny_{experiment})")  # fmt: skip
+    return frame
+
+
+def accuracy_columns(metrics: pd.DataFrame, preferred: Sequence[str] = ("math500", "amc")) -> list[str]:
+    """The ``eval/<b>/accuracy`` columns to draw: the paper's MATH-500 and AMC when logged, else all logged.
+
+    >>> accuracy_columns(pd.DataFrame({"eval/heldout/accuracy": [0.5], "eval/amc/accuracy": [None]}))
+    ['eval/heldout/accuracy']
+    """
+    evals = [c for c in metrics.columns if c.startswith("eval/") and c.endswith("/accuracy")]
+    logged = [c for c in evals if metrics[c].notna().any()]
+    wanted = [f"eval/{b}/accuracy" for b in preferred if f"eval/{b}/accuracy" in logged]
+    return wanted or logged
+
+
+# --------------------------------------------------------------------------------------------------
+# Curves and gains.
+
+
+def curve_frame(metrics: pd.DataFrame, columns: Sequence[str], keys: Sequence[str], window: int = 10) -> pd.DataFrame:
+    """One row per run, metric and logged step: ``keys``, seed, run_id, benchmark, metric, step, raw and
+    smoothed (``smooth_curve``: mean over the last ``window`` steps, step 0 as it is). Steps where a metric
+    was not logged (evaluation every 50 steps) are left out, so smoothing only ever averages logged values.
+
+    >>> m = pd.DataFrame({"run_id": "r", "model": "tiny", "seed": 0, "step": [0, 1, 2, 3],
+    ...                   "eval/heldout/accuracy": [0.5, 0.1, 0.2, 0.6]})
+    >>> curves = curve_frame(m, ["eval/heldout/accuracy"], ["model"])
+    >>> curves[["benchmark", "step", "raw", "smoothed"]].round(2).values.tolist()
+    [['heldout', 0, 0.5, 0.5], ['heldout', 1, 0.1, 0.1], ['heldout', 2, 0.2, 0.15], ['heldout', 3, 0.6, 0.3]]
+    """
+    out = [*keys, "seed", "run_id", "benchmark", "metric", "step", "raw", "smoothed"]
+    pieces = []
+    for column in columns:
+        if column not in metrics:
+            continue
+        for _, run in metrics.groupby("run_id", sort=False):
+            run = run[run[column].notna()].sort_values("step")
+            if run.empty:
+                continue
+            piece = run[[*keys, "seed", "run_id", "step"]].copy()
+            piece["benchmark"] = column.split("/")[1] if column.startswith("eval/") else None
+            piece["metric"] = column
+            piece["raw"] = run[column].astype(float).to_numpy()
+            piece["smoothed"] = smooth_curve(run["step"], run[column].astype(float), window=window)
+            pieces.append(piece[out])
+    return pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=out)
+
+
+def run_gains(metrics: pd.DataFrame, column: str, keys: Sequence[str], window: int = 10) -> pd.DataFrame:
+    """Per run: ``keys``, seed, start (at step 0), end (at the last step that logged ``column``, smoothed as
+    the curves are: the paper's final values, App. A.5) and gain = end - start, in points (x100). A run
+    without step 0 has no gain (NaN).
+
+    >>> m = pd.DataFrame({"run_id": "r", "model": "tiny", "seed": 0, "step": [0, 50, 100], "acc": [0.5, None, 0.7]})
+    >>> run_gains(m, "acc", ["model"]).round(6).to_dict("records")
+    [{'model': 'tiny', 'seed': 0, 'run_id': 'r', 'start': 50.0, 'end': 70.0, 'gain': 20.0}]
+    >>> m["step"] = [0, 1, 2]  # evaluated within the window: the end is the mean of steps 1 and 2 (0 never)
+    >>> run_gains(m.fillna(0.6), "acc", ["model"]).round(6)[["start", "end", "gain"]].values.tolist()
+    [[50.0, 65.0, 15.0]]
+    """
+    rows = []
+    for run_id, run in metrics.groupby("run_id", sort=False):
+        run = run[run[column].notna()].sort_values("step")
+        if run.empty:
+            continue
+        start = run.loc[run["step"] == 0, column]
+        start = 100 * float(start.iloc[0]) if len(start) else float("nan")
+        end = 100 * float(smooth_curve(run["step"], run[column].astype(float), window=window)[-1])
+        ids = {k: run[k].iloc[0] for k in [*keys, "seed"]} | {"run_id": run_id}
+        rows.append(ids | {"start": start, "end": end, "gain": end - start})
+    return pd.DataFrame(rows, columns=[*keys, "seed", "run_id", "start", "end", "gain"])
+
+
+def gain_table(metrics: pd.DataFrame, column: str, keys: Sequence[str]) -> pd.DataFrame:
+    """One row per group of ``keys``: mean start, end and gain in points (``run_gains``), the gain's 95%
+    bootstrap interval over the group's runs (seeds) as low/high, and n runs; groups in the paper's order."""
+    gains = run_gains(metrics, column, keys)
+    stats = mean_with_ci(gains, keys, "gain").rename(columns={"mean": "gain"})
+    ends = gains.groupby(list(keys), sort=False, dropna=False)[["start", "end"]].mean().reset_index()
+    table = ends.merge(stats, on=list(keys), how="left")
+    return sort_by(table, keys)[[*keys, "start", "end", "gain", "low", "high", "n"]]
+
+
+def sort_by(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Rows in the paper's order of each key (``ordered``), the first key first."""
+    orders = {k: ordered(k, table[k]) for k in keys}
+
+    def rank(i: int) -> tuple[int, ...]:
+        return tuple(orders[k].index(_key(table[k].iloc[i])) for k in keys)
+
+    order = sorted(range(len(table)), key=rank)
+    return table.iloc[order].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Drawing.
+
+
+def plot_curves(curves: pd.DataFrame, *, line: str, panels: Sequence[str] = ("model",), title: str,
+                each_run: bool = False, band: bool = False) -> Figure:  # fmt: skip
+    """One subplot per metric (rows) and value of ``panels`` (columns), one colour per value of ``line``.
+
+    Drawn as the paper's App. A.5 says: the smoothed curve solid, the raw one dashed and transparent (both
+    averaged over a line's runs when it has several). ``each_run`` adds each run's smoothed curve thin;
+    ``band`` the 95% bootstrap interval over runs per step. Values are fractions, drawn as percentages.
+    """
+    metrics = list(dict.fromkeys(curves["metric"]))
+    cells = _panel_values(curves, panels)
+    lines = ordered(line, curves[line])
+    colour = colours(line, lines)
+    fig = Figure(figsize=(3.4 * len(cells) + 1.6, 2.7 * len(metrics) + 0.6), layout="constrained")
+    axes = fig.subplots(len(metrics), len(cells), squeeze=False, sharex=True)
+    handles = {}
+    for row, metric in enumerate(metrics):
+        for col, cell in enumerate(cells):
+            ax = axes[row][col]
+            sub = curves[(curves["metric"] == metric) & _matches(curves, panels, cell)]
+            for value in lines:
+                runs = sub[_equal(sub[line], value)]
+                if runs.empty:
+                    continue
+                handles[display(line, value)] = _draw_line(ax, runs, colour[value], each_run, band)
+            ax.set_title(" · ".join(display(k, v) for k, v in zip(panels, cell)), fontsize=9)
+            ax.set_ylabel(f"{metric_label(metric)} (%)", fontsize=8)
+            ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if row == len(metrics) - 1:
+                ax.set_xlabel("training step")
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", fontsize=8,
+               ncol=min(len(handles), 6), title=LINE_NAMES.get(line, line), title_fontsize=8)  # fmt: skip
+    fig.suptitle(f"{title}\n(solid: smoothed over 10 steps; dashed: raw)", fontsize=10)
+    return fig
+
+
+def _draw_line(ax, runs: pd.DataFrame, colour: str, each_run: bool, band: bool):
+    mean = runs.groupby("step")[["raw", "smoothed"]].mean()
+    ax.plot(mean.index, 100 * mean["raw"], "--", color=colour, alpha=0.35, linewidth=1)
+    (handle,) = ax.plot(mean.index, 100 * mean["smoothed"], color=colour, linewidth=1.8)
+    if each_run:
+        for _, run in runs.groupby("run_id"):
+            ax.plot(run["step"], 100 * run["smoothed"], color=colour, alpha=0.4, linewidth=0.7)
+    if band and runs["run_id"].nunique() > 1:
+        ci = mean_with_ci(runs, ["step"], "smoothed").sort_values("step")
+        ax.fill_between(ci["step"], 100 * ci["low"], 100 * ci["high"], color=colour, alpha=0.2, linewidth=0)
+    return handle
+
+
+def _panel_values(curves: pd.DataFrame, panels: Sequence[str]) -> list[tuple]:
+    """The distinct values of ``panels`` (one tuple per subplot column), in the paper's order."""
+    if not panels:
+        return [()]
+    cells = pd.DataFrame(curves[list(panels)].drop_duplicates().to_numpy(), columns=list(panels))
+    return [tuple(map(_key, row)) for row in sort_by(cells, panels).itertuples(index=False, name=None)]
+
+
+def _matches(frame: pd.DataFrame, keys: Sequence[str], values: tuple) -> pd.Series:
+    mask = pd.Series(True, index=frame.index)
+    for key, value in zip(keys, values):
+        mask &= _equal(frame[key], value)
+    return mask
+
+
+def _equal(column: pd.Series, value: Any) -> pd.Series:
+    return column.isna() if _missing(value) else column == value
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _key(value: Any) -> Any:
+    """A value as a dict key or list item: NaN != NaN, so every missing value becomes None."""
+    return None if _missing(value) else value
+
+
+def save_curves(built: Built, curves: pd.DataFrame, fig: Figure, out: Path, name: str) -> Built:
+    """Save a curve figure and its table (``<name>`` and ``<name>_curves``) into ``built``."""
+    built.files += save_figure(fig, out, name)
+    built.figures[name] = fig
+    table = curves.drop(columns=["run_id"])
+    built.files += save_table(table, out, f"{name}_curves", floatfmt=".4f")
+    built.tables[f"{name}_curves"] = table
+    return built
+
+
+# --------------------------------------------------------------------------------------------------
+# Figures 2 and 3.
+
+
+def _family_curves(data: RunData, qwen: bool, experiment: str) -> pd.DataFrame:
+    metrics = signal_runs(data)
+    is_qwen = metrics["model"].astype(str).str.startswith(("qwen", "tiny"))
+    # The tiny model stands in for the Qwen family, so tiny_fig3's runs are drawn in fig2, never in fig3.
+    family = "the Qwen models (or the tiny one)" if qwen else "OLMo 2 / Llama 3 models"
+    needs = f"training runs of the six rewards (clip=standard, algorithm=grpo) on {family}"
+    metrics = require(metrics[is_qwen == qwen], needs, experiment, tiny=qwen)
+    columns = accuracy_columns(metrics)
+    metrics = one_run_per_config(metrics, columns[0]) if columns else metrics.iloc[0:0]
+    return require(curve_frame(metrics, columns, ["model", "reward"]), f"{needs}, evaluated", experiment, tiny=qwen)
+
+
+def _build_family(data: RunData, out: Path, name: str, qwen: bool) -> Built:
+    curves = _family_curves(data, qwen, name)
+    benchmarks = " and ".join(display("benchmark", b) for b in dict.fromkeys(curves["benchmark"]))
+    title = f"{benchmarks} accuracy over training, per model and training signal"
+    fig = plot_curves(curves, line="reward", panels=("model",), title=title)
+    return save_curves(Built(name, FAMILY_TITLES[name]), curves, fig, out, name)
+
+
+FAMILY_TITLES = {
+    "fig2": "MATH-500 and AMC over training, Qwen models, per reward",
+    "fig3": "MATH-500 and AMC over training, OLMo 2 / Llama 3 models, per reward",
+}
+
+
+@artifact("fig2", FAMILY_TITLES["fig2"])
+def build_fig2(data: RunData, out: Path) -> Built:
+    return _build_family(data, out, "fig2", qwen=True)
+
+
+@artifact("fig3", FAMILY_TITLES["fig3"])
+def build_fig3(data: RunData, out: Path) -> Built:
+    return _build_family(data, out, "fig3", qwen=False)
