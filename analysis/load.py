@@ -3,7 +3,8 @@
 Two kinds of run are found under a root, at any depth:
 
 - training runs (``python -m rlvr.train``): ``config.yaml``, ``meta.json``, ``metrics.jsonl``,
-  ``rollouts/step_<n>.parquet``, ``eval/step_<n>.parquet`` (the contract of ``rlvr.train.rundir``);
+  ``rollouts/step_<n>.parquet`` (read on demand: ``RunData.rollouts``), ``eval/step_<n>.parquet`` (the
+  contract of ``rlvr.train.rundir``);
 - evaluation runs (``python -m rlvr.evaluate``): ``summary.json`` and ``samples.parquet`` beside Hydra's
   ``.hydra/config.yaml``.
 
@@ -29,6 +30,9 @@ import yaml
 # What identifies a run, from its config; every frame carries these columns.
 KEYS = ("run_id", "kind", "experiment", "model", "reward", "gamma", "clip", "algorithm", "seed", "prompt")
 TRAIN_FILES = ("config.yaml", "meta.json", "metrics.jsonl")
+# rollouts/*.parquet columns read by default (rlvr.train.rundir.ROLLOUT_COLUMNS without prompt and response texts)
+ROLLOUT_SUMMARY_COLUMNS = ("step", "prompt_id", "sample", "answer", "reward", "correct", "advantage",
+                           "response_tokens", "finished", "is_code")  # fmt: skip
 _STEP_FILE = re.compile(r"step_(\d+)\.parquet")
 
 
@@ -68,6 +72,22 @@ class RunData:
     metrics: pd.DataFrame  # one row per (training run, step): KEYS + step + metric columns
     evals: pd.DataFrame  # one row per (run, step, benchmark, problem, sample): KEYS + step + rlvr.evaluate.RECORD_COLUMNS
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (run directory, why it was left out)
+
+    def rollouts(self, columns: Iterable[str] | None = ROLLOUT_SUMMARY_COLUMNS, **where: Any) -> pd.DataFrame:
+        """The training samples (``rollouts/step_<n>.parquet``) of the training runs matching ``where``, keyed
+        like the other frames. Read on demand, only ``columns`` (default: everything but the texts), since a
+        paper run logs 300 steps x 1,024 samples; ``columns=None`` reads them all. The samples' own reward
+        is ``reward_value``."""
+        runs = self.select("runs", kind="train", **where)
+        frames = []
+        for row in runs.to_dict("records"):
+            keys = {k: row[k] for k in KEYS}
+            for step in _steps(Path(row["path"]) / "rollouts"):
+                path = Path(row["path"]) / "rollouts" / f"step_{step}.parquet"
+                frame = pd.read_parquet(path, columns=None if columns is None else list(columns))
+                # The sample's reward value; `reward` is the run's key (the reward's label) in every frame.
+                frames.append(_with_keys(frame.rename(columns={"reward": "reward_value"}), keys))
+        return _concat(frames, [*KEYS, "step"])
 
     def select(self, frame: str = "runs", **where: Any) -> pd.DataFrame:
         """Rows of one frame whose key columns equal the given values (a list or tuple: any of them).

@@ -75,3 +75,20 @@ def test_run_folders_are_not_searched_for_more_runs(tmp_path):
 
 def test_doctests():
     assert doctest.testmod(load_module).failed == 0
+
+
+def test_rollouts_are_read_on_demand_with_the_runs_keys(tmp_path):
+    import pandas as pd
+
+    run = write_train_run(tmp_path / "r", train_config(reward="format"), metrics([0, 1, 2], [0.5, 0.6, 0.7]))
+    (run / "rollouts").mkdir()
+    for step in (1, 2):
+        rows = [{"step": step, "prompt_id": "p", "sample": i, "prompt": "Q", "response": "A", "answer": "1", "reward": 1.0,
+                 "correct": i == 0, "advantage": 0.0, "response_tokens": 5, "finished": True, "is_code": False} for i in range(2)]  # fmt: skip
+        pd.DataFrame(rows).to_parquet(run / "rollouts" / f"step_{step}.parquet")
+    data = load_runs(tmp_path, progress=False)
+    rollouts = data.rollouts(reward="format")
+    assert len(rollouts) == 4 and "response" not in rollouts and set(rollouts.reward) == {"format"}
+    assert rollouts.reward_value.tolist() == [1.0] * 4
+    assert rollouts.groupby("step").correct.sum().tolist() == [1, 1]
+    assert "response" in data.rollouts(columns=None) and data.rollouts(reward="random").empty
