@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from analysis import paper
 from analysis.artifacts import Built, MissingRuns, artifact, save_figure, save_table
 from analysis.load import RunData
 from analysis.stats import mean_with_ci, smooth_curve
@@ -57,7 +58,7 @@ METRIC_NAMES = {
 # Legend titles: what a line stands for.
 LINE_NAMES = {"reward": "training signal", "gamma": "random reward's γ", "clip": "clipping", "model": "model"}
 # The order lines, bars and panels appear in (and so their colours): the paper's where it has one.
-ORDERS = {"model": list(MODEL_NAMES), "reward": list(REWARD_NAMES), "clip": list(CLIP_NAMES)}
+ORDERS = {"model": [*paper.MODEL_ORDER, "tiny"], "reward": list(REWARD_NAMES), "clip": list(CLIP_NAMES)}
 
 
 def display(key: str, value: Any) -> str:

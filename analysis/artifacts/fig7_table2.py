@@ -37,13 +37,14 @@ from matplotlib.figure import Figure
 
 from analysis import paper
 from analysis.artifacts import Built, MissingRuns, artifact, save_figure, save_table
+from analysis.artifacts.curves import FIG1_REWARDS
 from analysis.artifacts.table1 import report_benchmark, sort_by_model
 from analysis.load import RunData
 from analysis.stats import mean_with_ci
 
 TRANSITIONS = paper.TRANSITIONS
 GROUP = ["model", "reward", "gamma", "clip", "algorithm", "prompt"]
-REWARD_ORDER = ("ground_truth", "majority_vote", "one_shot", "format", "incorrect", "random")
+REWARD_ORDER = FIG1_REWARDS  # the five of Figure 7 are among fig1's six, in the same order
 COLORS = dict(zip(TRANSITIONS, ("tab:blue", "tab:purple", "tab:green", "tab:red")))
 # The paper's Table 2 averages its five Figure 7 rewards in its main setting (standard clipping, GRPO,
 # the model's own prompt, random rewards with gamma 0.5); table2_by_model averages the same.

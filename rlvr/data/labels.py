@@ -83,7 +83,7 @@ class TruthIndex:
 
 
 def _single_answer(problems: Sequence[Problem]) -> str | None:
-    """The answer all ``problems`` share, spaces aside (``1 + 3\sqrt{2}`` is ``1+3\sqrt{2}``), else None."""
+    r"""The answer all ``problems`` share, spaces aside (``1 + 3\sqrt{2}`` is ``1+3\sqrt{2}``), else None."""
     answers = {"".join(p.answer.split()) for p in problems}
     return problems[0].answer if len(answers) == 1 else None
 
