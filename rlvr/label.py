@@ -180,21 +180,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from hydra.utils import instantiate
 
     from rlvr.data.prompts import resolve_prompt
-    from rlvr.models import load_tokenizer, resolve_model_path
-    from rlvr.rollout import build_engine
+    from rlvr.models import resolve_model_path
+    from rlvr.rollout import load_engine
     from rlvr.train.distributed import choose_device
 
-    device = choose_device(cfg.trainer.device)
     model_path = resolve_model_path(cfg.model, cfg.paths.cache_dir)
-    tokenizer = load_tokenizer(model_path, trust_remote_code=cfg.model.trust_remote_code)
-    engine = build_engine(
-        cfg.engine,
-        model_path,
-        tokenizer,
-        dtype=cfg.model.dtype,
-        trust_remote_code=cfg.model.trust_remote_code,
-        device=str(device),
-    )
+    tokenizer, engine = load_engine(cfg, model_path, choose_device(cfg.trainer.device))
     data = instantiate(cfg.data)
     prompt = resolve_prompt(cfg.model.prompt, cfg.get("prompt"))
     rows, report = label_problems(engine, tokenizer, data.train, prompt, cfg.label, seed=cfg.seed)

@@ -95,8 +95,7 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     from rlvr.data.prompts import resolve_prompt
     from rlvr.evaluate.benchmarks import load_benchmarks
     from rlvr.evaluate.runner import RECORD_COLUMNS, evaluate_benchmarks, summarize_benchmarks
-    from rlvr.models import load_tokenizer
-    from rlvr.rollout import build_engine
+    from rlvr.rollout import load_engine
     from rlvr.train.distributed import choose_device
     from rlvr.train.rundir import write_parquet
 
@@ -104,15 +103,7 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
     benchmarks = load_benchmarks(cfg.eval)  # a missing data file fails before any model loads
     prompt = resolve_prompt(cfg.model.prompt, cfg.get("prompt"))
     model_path = model_path_for(cfg)
-    tokenizer = load_tokenizer(model_path, trust_remote_code=cfg.model.trust_remote_code)
-    engine = build_engine(
-        cfg.engine,
-        model_path,
-        tokenizer,
-        dtype=cfg.model.dtype,
-        trust_remote_code=cfg.model.trust_remote_code,
-        device=choose_device(cfg.trainer.device),
-    )
+    tokenizer, engine = load_engine(cfg, model_path, choose_device(cfg.trainer.device))
     records = evaluate_benchmarks(
         engine, tokenizer, benchmarks, prompt, seed=cfg.seed, prompts_per_call=cfg.eval.prompts_per_call
     )

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from rlvr.rollout.base import Completion, RolloutEngine, SamplingParams
 from rlvr.rollout.hf import HFEngine
 
-__all__ = ["Completion", "HFEngine", "RolloutEngine", "SamplingParams", "build_engine"]
+__all__ = ["Completion", "HFEngine", "RolloutEngine", "SamplingParams", "build_engine", "load_engine"]
 
 
 def build_engine(
@@ -34,3 +34,16 @@ def build_engine(
         trust_remote_code=trust_remote_code,
         device=device,
     )
+
+
+def load_engine(cfg: Mapping[str, Any], model_path: str, device: str) -> tuple[Any, RolloutEngine]:
+    """The tokenizer at ``model_path`` and the run config's engine for it (the model config's dtype and
+    ``trust_remote_code``): what the trainer, the labeller and the evaluator all start from."""
+    from rlvr.models import load_tokenizer
+
+    trust = bool(cfg["model"]["trust_remote_code"])
+    tokenizer = load_tokenizer(model_path, trust_remote_code=trust)
+    engine = build_engine(
+        cfg["engine"], model_path, tokenizer, dtype=cfg["model"]["dtype"], trust_remote_code=trust, device=str(device)
+    )
+    return tokenizer, engine

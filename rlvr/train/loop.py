@@ -31,9 +31,9 @@ from rlvr.algorithms import ADVANTAGE_ESTIMATORS, aggregate_loss, kl_penalty, po
 from rlvr.data import Problem, ProblemSet, PromptSampler, format_prompt
 from rlvr.data.prompts import encode_prompt_text, resolve_prompt
 from rlvr.evaluate import evaluate_benchmarks, flat_metrics, load_benchmarks, summarize_benchmarks
-from rlvr.models import load_tokenizer, resolve_model_path
+from rlvr.models import resolve_model_path
 from rlvr.rewards import grade_responses, is_code_reasoning
-from rlvr.rollout import Completion, SamplingParams, build_engine
+from rlvr.rollout import Completion, SamplingParams, load_engine
 from rlvr.seeding import derive_seed
 from rlvr.train import distributed as D
 from rlvr.train.batch import TokenBatch, make_token_batch, response_logprobs
@@ -76,16 +76,8 @@ class GRPOTrainer:
         torch.manual_seed(derive_seed(cfg.seed, "init", dist.rank))
 
         model_path = resolve_model_path(cfg.model, cfg.paths.cache_dir)  # builds the tiny model once
-        self.tokenizer = load_tokenizer(model_path, trust_remote_code=cfg.model.trust_remote_code)
         # Built before any ZeRO-3 context exists, so that the engine's copy of the model stays whole.
-        self.engine = build_engine(
-            cfg.engine,
-            model_path,
-            self.tokenizer,
-            dtype=cfg.model.dtype,
-            trust_remote_code=cfg.model.trust_remote_code,
-            device=str(dist.device),
-        )
+        self.tokenizer, self.engine = load_engine(cfg, model_path, dist.device)
         ds_config = deepspeed_config(
             mini_batch_size=self.alg.mini_batch_size,
             micro_batch_size=self.tcfg.micro_batch_size,
