@@ -2,7 +2,7 @@
 carry the accuracy gain.
 
 For one training run, its eval records on the reported benchmark (``benchmark_for``) at step 0 (the model
-before training) and at its last eval step are compared problem by problem (the problems present at
+before training) and at step 150 (the paper's; else its last eval step) are compared problem by problem (the problems present at
 both). A problem's strategy is Code if its response reasons in code (``is_code``), else Lang; with
 several samples per problem, it is Code when a strict majority of its samples are (a tie is Lang), and
 its correctness is the mean over its samples (so accuracies are avg@n). Each problem then falls in one
@@ -10,7 +10,7 @@ of four transitions, Code->Code, Code->Lang, Lang->Code, Lang->Lang, and for eac
 with N problems:
 
 - ``problems_pct``: its problems as % of N;
-- ``acc_before`` / ``acc_after``: accuracy (%) on its problems at step 0 / at the last step;
+- ``acc_before`` / ``acc_after``: accuracy (%) on its problems at step 0 / at the later step;
 - ``contribution_pts``: sum over its problems of (correct_after - correct_before), / N, in points;
   the four add up to the run's gain ``gain_pts``;
 - ``share_of_gain``: ``contribution_pts / gain_pts`` in % (the paper's partial contribution C_d);
@@ -24,7 +24,7 @@ Files: ``table2`` (group x transition), ``table2_by_model`` (the paper's Table 2
 rewards of each group's shares, from the paper's main setting only), ``table2_runs`` (run x transition),
 ``fig7`` (left: % of problems per transition, stacked; right: share of the gain with intervals). Paper
 columns and markers: Figure 7 for Qwen2.5-Math-7B per reward, Table 2 per model (``analysis.paper``).
-The paper compares step 0 with step 150; ``step_after`` says which step a run's last evaluation was.
+``step_after`` says which step was compared with step 0.
 """
 
 from __future__ import annotations
@@ -132,6 +132,19 @@ def transition_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+PAPER_STEP_AFTER = 150  # Figure 7 compares the model before training with the checkpoint of step 150
+
+
+def step_after(steps) -> int:
+    """The evaluation compared with step 0: step 150 as in the paper when the run evaluated it, else its last.
+
+    >>> step_after([0, 50, 100, 150, 200, 300]), step_after([0, 1, 2])
+    (150, 2)
+    """
+    steps = [int(s) for s in steps]
+    return PAPER_STEP_AFTER if PAPER_STEP_AFTER in steps else max(steps)
+
+
 def run_transitions(data: RunData, benchmark: str) -> pd.DataFrame:
     """``transition_table`` of every training run that evaluated ``benchmark`` at step 0 and later: one row
     per (run, transition), with the run's keys, ``problems_total`` and ``step_after``."""
@@ -141,7 +154,7 @@ def run_transitions(data: RunData, benchmark: str) -> pd.DataFrame:
     evals = evals[(evals["kind"] == "train") & (evals["benchmark"] == benchmark)]
     frames = []
     for run_id, records in evals.groupby("run_id", sort=True):
-        last = int(records["step"].max())
+        last = step_after(records["step"].unique())
         if last <= 0 or not (records["step"] == 0).any():
             continue
         table = transition_table(problem_strategies(records[records["step"] == 0]),

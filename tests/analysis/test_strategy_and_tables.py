@@ -131,6 +131,14 @@ def test_table2_by_model_averages_rewards_with_paper_table2(strategy_built):
     assert by_model.model.tolist()[:4] == ["qwen2.5_math_7b"] * 4  # the paper's order
 
 
+def test_step_150_is_compared_with_step_0_when_evaluated_as_in_the_paper(tmp_path):
+    # step 0: l l (both language, wrong); step 150: C C (code, right); step 300: L l
+    train_run(tmp_path / "runs", "r", {0: strategy("ll"), 150: strategy("CC"), 300: strategy("Ll")}, reward="random")
+    table = build("table2", load_runs(tmp_path / "runs", progress=False), tmp_path / "out").tables["table2_runs"]
+    assert set(table.step_after) == {150}
+    assert cell(table, "problems_pct", transition="Lang->Code") == 100.0  # both problems switched to code by step 150
+
+
 def test_fig7_files(strategy_built):
     for built in strategy_built:
         assert built.files and all(path.stat().st_size > 0 for path in built.files)
