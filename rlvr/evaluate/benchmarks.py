@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
-from rlvr.data import Problem
+from rlvr.data import Problem, ProblemSet
 from rlvr.data.loaders import DataError, load_specs
 from rlvr.rollout import SamplingParams
 
@@ -84,9 +84,13 @@ class Benchmark:
         }
 
 
-def load_benchmarks(eval_cfg: Mapping[str, Any]) -> list[Benchmark]:
+def load_benchmarks(eval_cfg: Mapping[str, Any], *, built_data: tuple[Mapping[str, Any], ProblemSet] | None = None) -> list[Benchmark]:
     """Every benchmark of an ``eval`` config, with its ``limit`` (first N problems) and ``max_new_tokens``
-    (instead of each benchmark's own) applied when set."""
+    (instead of each benchmark's own) applied when set.
+
+    ``built_data`` is a data config and the problem set already built from it (the trainer's): a ``data``
+    benchmark naming that same config takes its held-out problems instead of loading the data again.
+    """
     benchmarks = eval_cfg.get("benchmarks") or {}
     if not benchmarks:
         raise ValueError("the eval config has no benchmarks; choose some with eval=<name> (e.g. eval=math500)")
@@ -94,13 +98,18 @@ def load_benchmarks(eval_cfg: Mapping[str, Any]) -> list[Benchmark]:
     if limit is not None and int(limit) < 1:
         raise ValueError(f"eval.limit must be >= 1 or null, got {limit}")
     return [
-        build_benchmark(name, spec, limit=limit, max_new_tokens=eval_cfg.get("max_new_tokens"))
+        build_benchmark(name, spec, limit=limit, max_new_tokens=eval_cfg.get("max_new_tokens"), built_data=built_data)
         for name, spec in benchmarks.items()
     ]
 
 
 def build_benchmark(
-    name: str, spec: Mapping[str, Any], *, limit: int | None = None, max_new_tokens: int | None = None
+    name: str,
+    spec: Mapping[str, Any],
+    *,
+    limit: int | None = None,
+    max_new_tokens: int | None = None,
+    built_data: tuple[Mapping[str, Any], ProblemSet] | None = None,
 ) -> Benchmark:
     spec = _plain(spec)
     unknown = sorted(set(spec) - set(BENCHMARK_KEYS))
@@ -111,7 +120,7 @@ def build_benchmark(
     missing = [key for key in SAMPLING_KEYS if spec.get(key) is None]
     if missing:
         raise ValueError(f"eval.benchmarks.{name}: missing {', '.join(missing)}")
-    problems, source = benchmark_problems(name, spec)
+    problems, source = benchmark_problems(name, spec, built_data)
     if limit is not None:
         problems = problems[: int(limit)]
     return Benchmark(
@@ -127,12 +136,17 @@ def build_benchmark(
     )
 
 
-def benchmark_problems(name: str, spec: Mapping[str, Any]) -> tuple[list[Problem], str]:
+def benchmark_problems(
+    name: str, spec: Mapping[str, Any], built_data: tuple[Mapping[str, Any], ProblemSet] | None = None
+) -> tuple[list[Problem], str]:
     """The benchmark's problems and a line saying where they came from."""
     if spec.get("data") is not None:
-        from hydra.utils import instantiate
+        if built_data is not None and spec["data"] == _plain(built_data[0]):
+            data = built_data[1]
+        else:
+            from hydra.utils import instantiate
 
-        data = instantiate(spec["data"])
+            data = instantiate(spec["data"])
         return list(data.heldout), f"held-out problems of data {data.name!r}"
     file, hub = spec.get("file"), spec.get("hub")
     if file is None and hub is None:

@@ -115,7 +115,8 @@ class GRPOTrainer:
         self.advantage_fn = ADVANTAGE_ESTIMATORS.get(advantage.pop("estimator"))
         self.advantage_kwargs = advantage  # ddof, eps
         self.data = self._load_data()
-        self.benchmarks = load_benchmarks(cfg.eval)
+        # Every relabelling keeps the data's held-out problems, so eval=heldout needs no second load of the data.
+        self.benchmarks = load_benchmarks(cfg.eval, built_data=(cfg.data, self.data))
         self.train_problems = self._fitting_prompts(self.data.train)
         self.sampler = PromptSampler(len(self.train_problems), self.alg.rollout_batch_size, cfg.seed)
         self.run.write_start(

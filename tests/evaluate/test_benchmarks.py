@@ -104,3 +104,15 @@ def test_a_benchmark_file_with_its_own_columns(tmp_path):
 def test_no_benchmarks_is_an_error():
     with pytest.raises(ValueError, match="no benchmarks"):
         load_benchmarks({"benchmarks": {}})
+
+
+def test_a_data_benchmark_reuses_the_problem_set_already_built_from_the_same_config():
+    from rlvr.data import ProblemSet
+
+    cfg = compose_config()
+    built = ProblemSet("arithmetic", train=(Problem("t", "1+1", "2"),), heldout=(Problem("h", "2+2", "4"),))
+    [bench] = load_benchmarks(cfg.eval, built_data=(cfg.data, built))
+    assert bench.problems == built.heldout  # not generated again
+    other = compose_config("data.seed=1")  # another data config: built from its own config
+    [bench] = load_benchmarks(cfg.eval, built_data=(other.data, built))
+    assert len(bench.problems) == 200 and bench.problems != built.heldout
