@@ -120,15 +120,11 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         "benchmarks": {b.name: {"protocol": b.describe(), "metrics": summaries[b.name]} for b in benchmarks},
     }
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     write_parquet(output_dir / "samples.parquet", records, RECORD_COLUMNS)
     print(f"{cfg.model.name} ({model_path}), prompt {prompt['name']}\n{format_table(summaries, benchmarks)}")
     print(f"results: {output_dir / 'summary.json'}, {output_dir / 'samples.parquet'}")
     return summary
-
-
-def _json_default(value: Any) -> Any:
-    raise TypeError(f"not JSON serialisable: {value!r}")
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")

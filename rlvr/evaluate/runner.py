@@ -21,7 +21,8 @@ from rlvr.data import Problem
 from rlvr.data.prompts import encode_prompt_text, format_prompt
 from rlvr.evaluate.benchmarks import Benchmark
 from rlvr.evaluate.metrics import summarize
-from rlvr.rewards import GraderPool, extract_answer, grade_responses, is_code_reasoning
+from rlvr.rewards import GraderPool, get_grader, is_code_reasoning
+from rlvr.rewards.grader import response_task
 from rlvr.rollout import RolloutEngine
 from rlvr.seeding import derive_seed
 
@@ -95,11 +96,12 @@ def _evaluate_chunk(
     params = bench.sampling(seed=seed, stop=tuple(prompt.get("stop") or ()))
     groups = engine.generate(tokens, params)
     completions = [(p, i, c) for p, group in zip(problems, groups) for i, c in enumerate(group)]
-    responses = [c.text for _, _, c in completions]
-    graded = grade_responses(responses, [p.answer for p, _, _ in completions], pool, answer_format=answer_format)
+    # What the grader grades is also the record's answer: each response is read once.
+    tasks = [response_task(c.text, p.answer, answer_format) for p, _, c in completions]
+    graded = (pool or get_grader()).grade(tasks)
     records = []
-    for (problem, sample, completion), correct, timed_out in zip(completions, graded.correct, graded.timed_out):
-        answer = extract_answer(completion.text, answer_format)
+    for (problem, sample, completion), task, correct, timed_out in zip(completions, tasks, graded.correct, graded.timed_out):
+        answer = None if task.fallback else task.pred  # a whole response handed to math-verify is no extracted answer
         records.append(
             {
                 "benchmark": bench.name,
