@@ -149,9 +149,14 @@ def signal_runs(data: RunData) -> pd.DataFrame:
 def require(frame: pd.DataFrame, needs: str, experiment: str, tiny: bool = True) -> pd.DataFrame:
     """``frame`` if it has rows, else ``MissingRuns`` saying which runs would make it and how."""
     if frame.empty:
-        on_cpu = f"; on a CPU: experiment=tiny_{experiment}" if tiny else ""
-        raise MissingRuns(f"needs {needs} (python -m rlvr.train -m experiment={experiment}{on_cpu})")
+        raise MissingRuns(f"needs {needs} ({_how_to_make(experiment, tiny)})")
     return frame
+
+
+def _how_to_make(experiment: str, tiny: bool = True) -> str:
+    """The command that makes an experiment's runs, and its CPU version."""
+    on_cpu = f"; on a CPU: experiment=tiny_{experiment}" if tiny else ""
+    return f"python -m rlvr.train -m experiment={experiment}{on_cpu}"
 
 
 def require_sweep(frame: pd.DataFrame, column: str, needs: str, experiment: str, at_least: int = 2) -> pd.DataFrame:
@@ -165,8 +170,7 @@ def require_sweep(frame: pd.DataFrame, column: str, needs: str, experiment: str,
     found = frame.drop_duplicates("run_id")[column].dropna().unique().tolist()
     if len(found) < at_least:
         seen = ", ".join(map(str, found)) or "none"
-        raise MissingRuns(f"needs {needs}; found only {column} {seen} "
-                          f"(python -m rlvr.train -m experiment={experiment}; on a CPU: experiment=tiny_{experiment})")  # fmt: skip
+        raise MissingRuns(f"needs {needs}; found only {column} {seen} ({_how_to_make(experiment)})")
     return frame
 
 
