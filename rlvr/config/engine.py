@@ -1,0 +1,70 @@
+"""Schemas of the ``engine`` group (rollout engines) and the ``trainer`` group (the DeepSpeed policy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+
+@dataclass
+class EngineConfig:
+    """``_target_`` is called with (model_path, tokenizer, dtype, trust_remote_code, device) plus the
+    engine's own fields below, and returns a ``rlvr.rollout.RolloutEngine``."""
+
+    _target_: str = MISSING
+
+
+@dataclass
+class HFEngineConfig(EngineConfig):
+    """``transformers.generate`` (``rlvr.rollout.HFEngine``): CPU runs and small GPU checks."""
+
+    max_batch_size: int = MISSING
+    """Sequences per generate call."""
+
+
+@dataclass
+class VLLMEngineConfig(EngineConfig):
+    """vLLM inside each training process (``rlvr.rollout.vllm.VLLMEngine``), sharing the GPU with the
+    DeepSpeed policy; needs ``pip install -r requirements-gpu.txt``."""
+
+    gpu_memory_utilization: float = MISSING
+    """Share of the whole GPU for vLLM's weights and KV cache; the trainer gets the rest."""
+    tensor_parallel_size: int = MISSING
+    """Must stay 1 under torchrun: every rank samples its own prompts."""
+    max_model_len: Optional[int] = MISSING
+    """Prompt + response tokens; null: the model's context (Qwen2.5-Math: 4096 = 1024 + 3072)."""
+    max_num_seqs: Optional[int] = MISSING
+    max_num_batched_tokens: Optional[int] = MISSING
+    enable_prefix_caching: bool = MISSING
+    """The samples of a prompt share its KV blocks (the cache is reset after every weight update)."""
+    enforce_eager: bool = MISSING
+    """True: no CUDA graphs (slower decoding, less memory, faster start)."""
+    enable_sleep_mode: bool = MISSING
+    """True: the engine releases its memory while the policy updates."""
+    sleep_level: int = MISSING
+    """1: weights to CPU, KV cache dropped; 2: both dropped (a weight load must follow)."""
+    seed: int = MISSING
+    distributed_executor_backend: Optional[str] = MISSING
+    """``auto``: external_launcher under torchrun (an engine per rank), else vLLM's default."""
+    llm_kwargs: dict[str, Any] = MISSING
+    """Any other ``vllm.LLM`` argument, e.g. ``+engine.llm_kwargs.max_logprobs=0``."""
+
+
+@dataclass
+class TrainerConfig:
+    """The training engine: DeepSpeed, one code path on CPU (gloo) and GPUs (NCCL)."""
+
+    device: str = MISSING
+    """``auto`` (CUDA when visible), ``cpu`` or ``cuda``."""
+    zero_stage: int = MISSING
+    """DeepSpeed ZeRO stage; 3 partitions weights, gradients and optimizer state over the ranks."""
+    micro_batch_size: int = MISSING
+    """Samples per forward/backward on each process; micro-batches accumulate to a mini-batch."""
+    total_steps: int = MISSING
+    """GRPO steps; the paper's figures: 300 (``conf/experiment/base/paper.yaml``)."""
+    checkpoint_every: int = MISSING
+    """Write a checkpoint every N steps, and at the end."""
+    log_rollouts_every: int = MISSING
+    """Write ``rollouts/step_<n>.parquet`` every N steps (0: never)."""

@@ -1,0 +1,133 @@
+"""Schemas of the ``model`` and ``prompt`` groups: which weights, in which prompt format, on what hardware.
+
+The ten paper models share ``conf/model/base/paper.yaml``; the base models without a chat template
+(Llama 3.1 8B, Llama 3.2 3B, OLMo 2 7B) take the R1-style prompt of ``conf/model/base/r1_prompt.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from omegaconf import MISSING
+
+
+@dataclass
+class PromptFormat:
+    """How a model is prompted, as its model file sets it (``model.prompt``)."""
+
+    style: str = MISSING
+    """``chat``: the tokenizer's chat template with one user message (the paper's, for models that have
+    one; Qwen2.5-Math's template adds its default system prompt "Please reason step by step, and put your
+    final answer within \\boxed{}."); ``template``: ``template`` with the problem put in; ``raw``: the problem."""
+    template: Optional[str] = None
+    """For ``style: template``: text with a ``{problem}`` placeholder (literal braces are fine)."""
+    system: Optional[str] = None
+    """For ``style: chat``: a system message; null: none (the template's own default, if it has one)."""
+    answer_format: str = "boxed"
+    """Where the grader reads the answer: ``boxed`` (the last \\boxed{}) or ``answer_tag`` (the
+    ``<answer>...</answer>`` span of the R1 template); ``rlvr.rewards.ANSWER_FORMATS``."""
+    stop: list[str] = field(default_factory=list)
+    """Extra stop strings, kept in the response (the R1 template stops at ``</answer>``); EOS always stops."""
+
+
+@dataclass
+class PromptConfig:
+    """A ``prompt`` group file: fields laid over the model's own format (null keeps the model's), so that
+    one run or evaluation can change the prompt (reviewers of the paper showed base-model scores moving
+    by up to 14 points with the prompt alone). Its ``name`` is recorded with every result."""
+
+    name: str = MISSING
+    """``default`` (the model's own format), ``none``, ``simplerl``, ``python_prefix``."""
+    style: Optional[str] = None
+    template: Optional[str] = None
+    system: Optional[str] = None
+    answer_format: Optional[str] = None
+    stop: Optional[list[str]] = None
+    response_prefix: Optional[str] = None
+    """Text the response is forced to begin with, appended to the prompt (Table 3: "Let's solve this
+    using Python."). The response, its grade and its code flag are about what follows it."""
+
+
+@dataclass
+class TinyArch:
+    """``transformers.Qwen2Config`` fields of the tiny model (~1 M parameters)."""
+
+    hidden_size: int = MISSING
+    intermediate_size: int = MISSING
+    num_hidden_layers: int = MISSING
+    num_attention_heads: int = MISSING
+    num_key_value_heads: int = MISSING
+    max_position_embeddings: int = MISSING
+    rope_theta: float = MISSING
+    """Short sequences: a small RoPE base makes positions easy to tell apart (learns about 2x faster)."""
+
+
+@dataclass
+class ArithmeticSpec:
+    """Arguments of ``rlvr.data.arithmetic.arithmetic_problems``: the synthetic additions."""
+
+    max_digits: int = MISSING
+    train_size: int = MISSING
+    heldout_size: int = MISSING
+    seed: int = MISSING
+    """The split is part of the task, not of the run: keep it fixed when sweeping run seeds."""
+
+
+@dataclass
+class WarmupConfig:
+    """The tiny model's supervised warm-start on synthetic worked solutions (``rlvr.models.tiny``)."""
+
+    target_accuracy: float = MISSING
+    """Stop once greedy accuracy on training problems reaches this: a middling model leaves GRPO headroom."""
+    check_every: int = MISSING
+    check_size: int = MISSING
+    max_steps: int = MISSING
+    batch_size: int = MISSING
+    lr: float = MISSING
+    warmup_steps: int = MISSING
+    betas: list[float] = MISSING
+    grad_clip: float = MISSING
+    code_style_frac: float = MISSING
+    """Share of worked solutions that "reason in python": the prior that GRPO's clip can amplify."""
+    seed: int = MISSING
+
+
+@dataclass
+class TinySpec:
+    """Everything that determines the warm-started tiny model; it is cached under a hash of all of it."""
+
+    arch: TinyArch = field(default_factory=TinyArch)
+    data: ArithmeticSpec = field(default_factory=ArithmeticSpec)
+    """The same problems as ``data/arithmetic``, so that its held-out problems stay unseen in the warm-up."""
+    warmup: WarmupConfig = field(default_factory=WarmupConfig)
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    """Short name used in run names and by ``analysis`` (``qwen2.5_math_7b``)."""
+    name_or_path: Optional[str] = None
+    """A hub name (the paper's exact model) or a local directory with the same weights; null for the tiny
+    model, which is built in code."""
+    label_name: str = MISSING
+    """Its majority-vote label file: ``${paths.labels_dir}/<label_name>.json`` (the paper's file names)."""
+    dtype: str = MISSING
+    """``bfloat16`` for the paper's models (paper: bf16 training), ``float32`` on CPU."""
+    trust_remote_code: bool = False
+    """Passed to transformers; no paper model needs it."""
+    gradient_checkpointing: bool = MISSING
+    """Recompute activations in the backward pass: needed for 7B models at 4k tokens."""
+    prompt: PromptFormat = field(default_factory=PromptFormat)
+    tiny: Optional[TinySpec] = None
+    """Set only by ``model=tiny``: build and warm-start the tiny model instead of loading ``name_or_path``."""
+
+
+@dataclass
+class ResourcesConfig:
+    """What one run needs, for ``python -m rlvr.plan`` and the SLURM launcher (set per model)."""
+
+    gpus: int = 0
+    """GPUs of one training run; 0: it runs on CPU. The paper trained 7-8B models on 8 GPUs."""
+    seconds_per_step: Optional[float] = None
+    """Rough wall time of one GRPO step on those GPUs, for GPU-hour estimates; null: unknown."""
