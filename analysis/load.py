@@ -13,6 +13,11 @@ model, reward, gamma, clip, algorithm, seed, prompt, experiment) plus ``run_id``
 of one sweep and of different sweeps mix freely. A run that is half-written (still training, or
 killed) or damaged (a file missing or unreadable) is reported in ``RunData.skipped`` with the reason and
 left out, never mixed in.
+
+Each run's ``grader_version`` (the version of the grading rules that scored its answers, from its
+``meta.json``; for an evaluation run also from ``summary.json``; None for runs older than the field) is a
+column of ``RunData.runs``. Numbers graded by different rules are not comparable: ``grader_warning`` says
+so when runs that carry more than one version are read together.
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ class RunRecord:
 class RunData:
     """Every readable run under a root, as tidy frames (see the module docstring)."""
 
-    runs: pd.DataFrame  # one row per run: KEYS + path, total_steps, last_step
+    runs: pd.DataFrame  # one row per run: KEYS + path, total_steps, last_step, grader_version
     metrics: pd.DataFrame  # one row per (training run, step): KEYS + step + metric columns
     evals: pd.DataFrame  # one row per (run, step, benchmark, problem, sample): KEYS + step + rlvr.evaluate.RECORD_COLUMNS
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (run directory, why it was left out)
@@ -132,14 +137,15 @@ def read_run(path: str | Path) -> RunRecord:
 
 def find_runs(root: str | Path) -> list[Path]:
     """Run directories under ``root`` (or ``root`` itself): training runs (a ``metrics.jsonl`` or a
-    ``config.yaml`` with ``meta.json``) and evaluation runs (a ``summary.json`` or ``samples.parquet``)."""
+    ``config.yaml`` with ``meta.json``) and evaluation runs (a ``summary.json`` or ``samples.parquet``, or
+    only the ``meta.json`` an evaluation writes: one that did not finish)."""
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(f"no runs root at {root}")
     found = set()
     for dirpath, dirnames, filenames in os.walk(root):
         names = set(filenames)
-        if names & {"metrics.jsonl", "summary.json", "samples.parquet"} or {"config.yaml", "meta.json"} <= names:
+        if names & {"metrics.jsonl", "summary.json", "samples.parquet", "meta.json"}:
             found.add(Path(dirpath))
             dirnames[:] = []  # a run's own folders (eval/, rollouts/, checkpoints/) hold no runs
         else:
@@ -185,7 +191,7 @@ def load_runs(root: str | Path, *, progress: bool = True) -> RunData:
     for path in tqdm(find_runs(root), desc="reading runs", unit="run", disable=not progress):
         run_id = str(path.relative_to(root)) if path != root else path.name
         try:
-            if (path / "summary.json").exists() or (path / "samples.parquet").exists():
+            if _is_eval_run(path):
                 row, run_evals = _load_eval_run(path, run_id)
                 run_metrics = None
             else:
@@ -197,7 +203,7 @@ def load_runs(root: str | Path, *, progress: bool = True) -> RunData:
         if run_metrics is not None:
             metrics.append(run_metrics)
         evals.append(run_evals)
-    runs_frame = pd.DataFrame(runs, columns=[*KEYS, "path", "total_steps", "last_step"])
+    runs_frame = pd.DataFrame(runs, columns=[*KEYS, "path", "total_steps", "last_step", "grader_version"])
     return RunData(
         runs=runs_frame,
         metrics=_concat(metrics, [*KEYS, "step"]),
@@ -206,7 +212,62 @@ def load_runs(root: str | Path, *, progress: bool = True) -> RunData:
     )
 
 
+def grader_versions(runs: pd.DataFrame) -> dict[str, int]:
+    """How many of ``runs`` (rows of ``RunData.runs``) each grader version graded; runs that do not say
+    (older runs) are not counted.
+
+    >>> grader_versions(pd.DataFrame({"grader_version": ["2", None, "1", "2"]}))
+    {'1': 1, '2': 2}
+    """
+    if "grader_version" not in runs:
+        return {}
+    return {str(v): int(n) for v, n in sorted(runs["grader_version"].dropna().astype(str).value_counts().items())}
+
+
+def grader_warning(runs: pd.DataFrame) -> str | None:
+    """A warning naming each grader version and its runs when ``runs`` carry more than one, else None.
+
+    >>> grader_warning(pd.DataFrame({"grader_version": ["1", "1", None]})) is None
+    True
+    >>> print(grader_warning(pd.DataFrame({"grader_version": ["2", None, "1", "2"]})))
+    runs graded by different grader versions are pooled: 1 (1 run), 2 (2 runs); 1 run does not say (older than the field). Their numbers are not comparable: select one version's runs, or re-grade.
+    """
+    versions = grader_versions(runs)
+    if len(versions) < 2:
+        return None
+    plural = lambda n: f"{n} run{'' if n == 1 else 's'}"  # noqa: E731
+    listed = ", ".join(f"{version} ({plural(n)})" for version, n in versions.items())
+    unknown = int(runs["grader_version"].isna().sum())
+    untold = f"; {plural(unknown)} {'does' if unknown == 1 else 'do'} not say (older than the field)" if unknown else ""
+    return (f"runs graded by different grader versions are pooled: {listed}{untold}. "
+            "Their numbers are not comparable: select one version's runs, or re-grade.")  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------------
+
+
+def _is_eval_run(path: Path) -> bool:
+    """An evaluation output (``rlvr.evaluate``): its results, or only its ``meta.json`` (no training files)."""
+    names = {p.name for p in path.iterdir()}
+    return bool(names & {"summary.json", "samples.parquet"}) or not names & {"config.yaml", "metrics.jsonl"}
+
+
+def _grader_version(*records: dict[str, Any]) -> str | None:
+    """The first ``grader_version`` the records give, as text; None when none does (a run older than the field)."""
+    for record in records:
+        if isinstance(record, dict) and record.get("grader_version") is not None:
+            return str(record["grader_version"])
+    return None
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise DamagedRun(f"{path.name}: not JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise DamagedRun(f"{path.name}: not a JSON object")
+    return meta
 
 
 def _load_train_run(path: Path, run_id: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
@@ -225,7 +286,8 @@ def _load_train_run(path: Path, run_id: str) -> tuple[dict[str, Any], pd.DataFra
         raise DamagedRun(f"unfinished: metrics.jsonl stops at step {last} of {total}")
     evals = [_with_keys(_read_parquet(path / "eval" / f"step_{s}.parquet"), keys, step=s) for s in record.eval_steps]
     metrics = _with_keys(record.metrics, keys)
-    row = keys | {"path": str(path), "total_steps": total, "last_step": last}
+    row = keys | {"path": str(path), "total_steps": total, "last_step": last,
+                  "grader_version": _grader_version(record.meta)}  # fmt: skip
     return row, metrics, _concat(evals, [*KEYS, "step"])
 
 
@@ -233,10 +295,8 @@ def _load_eval_run(path: Path, run_id: str) -> tuple[dict[str, Any], pd.DataFram
     for name in ("summary.json", "samples.parquet"):
         if not (path / name).is_file():
             raise DamagedRun(f"{name} is missing (an evaluation that did not finish?)")
-    try:
-        summary = json.loads((path / "summary.json").read_text())
-    except json.JSONDecodeError as err:
-        raise DamagedRun(f"summary.json: not JSON ({err})") from None
+    summary = _read_meta(path / "summary.json")
+    meta = _read_meta(path / "meta.json") if (path / "meta.json").is_file() else {}
     config = _read_yaml(path / ".hydra" / "config.yaml") if (path / ".hydra" / "config.yaml").is_file() else {}
     keys = run_keys(config, run_id, "eval")
     keys["model"] = keys["model"] or summary.get("model")
@@ -244,7 +304,9 @@ def _load_eval_run(path: Path, run_id: str) -> tuple[dict[str, Any], pd.DataFram
     keys["prompt"] = (summary.get("prompt") or {}).get("name", keys["prompt"])
     step = _checkpoint_step(summary.get("checkpoint"))
     evals = _with_keys(_read_parquet(path / "samples.parquet"), keys, step=step)
-    return keys | {"path": str(path), "total_steps": None, "last_step": step}, evals
+    row = keys | {"path": str(path), "total_steps": None, "last_step": step,
+                  "grader_version": _grader_version(meta, summary)}  # fmt: skip
+    return row, evals
 
 
 def _checkpoint_step(checkpoint: str | None) -> int:

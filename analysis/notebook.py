@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from analysis.artifacts import Built, MissingRuns, build
-from analysis.load import RunData, load_runs
+from analysis.load import RunData, grader_warning, load_runs
 
 
 def runs_root() -> Path:
@@ -22,6 +22,8 @@ def load(root: str | Path | None = None) -> RunData:
     print(f"{len(data.runs)} runs from {runs_root() if root is None else root}; {len(data.skipped)} left out")
     for path, why in data.skipped:
         print(f"  left out {path}: {why}")
+    if warning := grader_warning(data.runs):
+        print(f"WARNING: {warning}")
     return data
 
 
@@ -35,6 +37,8 @@ def show(name: str, data: RunData, out: str | Path = "artifacts") -> Built | Non
         display(Markdown(f"**{name}** not built: {missing}"))
         return None
     display(Markdown(f"### {name}: {built.title}"))
+    for warning in built.warnings:
+        display(Markdown(f"**Warning:** {warning}"))
     for figure in built.figures.values():
         # As PNG bytes: the figures are backend-free (matplotlib.figure.Figure), which IPython cannot draw itself.
         buffer = io.BytesIO()

@@ -6,7 +6,8 @@ below was read in a plain-text copy of the full **arXiv v1** PDF (12 Jun 2025; i
 section of each dictionary. Numbers are as printed: percentages (0-100) and percentage points.
 Models are keyed by their ``conf/model`` names, rewards by their ``conf/reward`` labels, prompts by
 their ``conf/prompt`` names. What the paper does not give (or what could not be read) is left out of a
-dictionary or set to ``None``, and said so here; nothing is estimated from plots.
+dictionary or set to ``None``, and said so here; nothing is estimated from plots. How models, rewards and
+the rest are named and ordered in figures (the paper's model order included) is ``analysis.names``.
 
 Known inconsistencies in the paper itself (kept as printed, not reconciled):
 
@@ -130,21 +131,6 @@ TABLE3_SOURCE: dict[str, str] = {
     "python_prefix": "arXiv:2506.10947v1 Table 3",
     "simplerl": "arXiv:2506.10947v1 Table 5",
 }
-
-# The paper's model order (Table 3), for tables and figures; models it does not use go after these.
-MODEL_ORDER = (
-    "qwen2.5_math_7b", "qwen2.5_math_1.5b", "qwen2.5_7b", "qwen2.5_1.5b", "olmo2_7b", "olmo2_7b_sft",
-    "llama3.1_8b", "llama3.1_8b_instruct", "llama3.2_3b", "llama3.2_3b_instruct",
-)  # fmt: skip
-
-
-def model_sort_key(model: str) -> tuple[int, str]:
-    """Paper order first, then by name.
-
-    >>> sorted(["tiny", "qwen2.5_7b", "qwen2.5_math_7b"], key=model_sort_key)
-    ['qwen2.5_math_7b', 'qwen2.5_7b', 'tiny']
-    """
-    return (MODEL_ORDER.index(model), "") if model in MODEL_ORDER else (len(MODEL_ORDER), str(model))
 
 
 def fig7_frame() -> pd.DataFrame:

@@ -18,7 +18,8 @@ from typing import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-import rlvr  # noqa: F401  (registers the config resolvers)
+import rlvr  # noqa: F401  (registers the config resolvers and schemas)
+from rlvr.config import RunConfig, to_run_config
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
@@ -67,6 +68,7 @@ def plan_runs(overrides: Sequence[str]) -> list[tuple[PlannedRun, DictConfig]]:
     """Every run of ``overrides`` (an experiment plus any extra sweeps), composed and checked."""
     from hydra import compose, initialize_config_dir
 
+    from rlvr.build import build_reward
     from rlvr.train.plan import plan_step
 
     base = [o for o in overrides if not _is_sweep(o)]
@@ -77,16 +79,18 @@ def plan_runs(overrides: Sequence[str]) -> list[tuple[PlannedRun, DictConfig]]:
         points = expand_sweep(params + swept)
         configs = [compose("config", overrides=base + point) for point in points]
     for point, cfg in zip(points, configs):
-        command = check_command(cfg)
-        gpus = int(cfg.resources.gpus) if command == "train" else min(int(cfg.resources.gpus), 1)  # evaluation: one GPU
+        typed = to_run_config(cfg)  # a missing or mistyped value fails here, named
+        command = check_command(typed)
+        gpus = typed.resources.gpus if command == "train" else min(typed.resources.gpus, 1)  # evaluation: one GPU
         if command == "train":
-            plan_step(cfg, world_size=max(gpus, 1))  # a sweep point that cannot run fails here, named
+            plan_step(typed, world_size=max(gpus, 1))  # a sweep point that cannot run fails here, named
+        build_reward(typed)  # an unknown reward parameter fails here too
         run = PlannedRun(
             overrides=tuple(point),
-            name=str(cfg.name),
+            name=typed.name,
             gpus=gpus,
-            total_steps=int(cfg.trainer.total_steps) if command == "train" else 0,
-            seconds_per_step=cfg.resources.seconds_per_step,
+            total_steps=typed.trainer.total_steps if command == "train" else 0,
+            seconds_per_step=typed.resources.seconds_per_step,
             command=command,
         )
         runs.append((run, cfg))
@@ -96,18 +100,19 @@ def plan_runs(overrides: Sequence[str]) -> list[tuple[PlannedRun, DictConfig]]:
 COMMANDS = ("train", "evaluate")
 
 
-def check_command(cfg: DictConfig, running: str | None = None) -> str:
+def check_command(cfg: RunConfig, running: str | None = None) -> str:
     """The config's ``command`` (which module runs it); with ``running``, refuse a config meant for the other.
 
-    >>> check_command(OmegaConf.create({"command": "evaluate", "experiment_name": "table3"}), running="train")
+    >>> from types import SimpleNamespace
+    >>> check_command(SimpleNamespace(command="evaluate", experiment_name="table3"), running="train")
     Traceback (most recent call last):
     ValueError: experiment table3 is run by `python -m rlvr.evaluate -m experiment=table3`, not rlvr.train
     """
-    command = str(cfg.get("command") or "train")
+    command = cfg.command
     if command not in COMMANDS:
         raise ValueError(f"command={command!r}; available: {', '.join(COMMANDS)}")
     if running is not None and command != running:
-        experiment = cfg.get("experiment_name")
+        experiment = cfg.experiment_name
         raise ValueError(
             f"experiment {experiment} is run by `python -m rlvr.{command} -m experiment={experiment}`, not rlvr.{running}"
         )

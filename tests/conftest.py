@@ -15,7 +15,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import rlvr  # noqa: F401  (registers the config resolvers before any compose)
+import rlvr  # noqa: F401  (registers the config resolvers and schemas before any compose)
+from rlvr.config import RunConfig, to_run_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -64,6 +65,11 @@ def compose_config(*overrides: str) -> DictConfig:
         return compose(config_name="config", overrides=list(overrides), return_hydra_config=False)
 
 
+def compose_run(*overrides: str) -> RunConfig:
+    """The typed run config, as the commands hand it to the library."""
+    return to_run_config(compose_config(*overrides))
+
+
 @pytest.fixture(scope="session")
 def default_cfg() -> DictConfig:
     return compose_config()
@@ -73,7 +79,7 @@ def default_cfg() -> DictConfig:
 def tiny_path(default_cfg) -> Path:
     from rlvr.models import resolve_model_path
 
-    return Path(resolve_model_path(default_cfg.model, default_cfg.paths.cache_dir))
+    return Path(resolve_model_path(to_run_config(default_cfg).model, default_cfg.paths.cache_dir))
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import doctest
+
 from conftest import CharTokenizer, ScriptedEngine
+from rlvr.config import LabelConfig
 from rlvr.data import Problem
-from rlvr.label import cluster_equivalent, label_problems, majority, vote_counts
+from rlvr.data import majority_vote as majority_vote_module
+from rlvr.data.majority_vote import cluster_equivalent, label_problems, majority, vote_counts
+from rlvr.data.prompts import Prompt
 
 
 def test_vote_counts_ignores_missing_answers():
@@ -29,8 +34,8 @@ def test_label_problems_with_math_verify_equivalence():
     }
     tok = CharTokenizer()
     engine = ScriptedEngine(tok, responses)
-    cfg = {"num_samples": 4, "temperature": 1.0, "top_p": 1.0, "max_new_tokens": 8, "num_problems": None}
-    rows, report = label_problems(engine, tok, problems, {"style": "template", "template": "{problem}="}, cfg)
+    cfg = LabelConfig(num_samples=4, temperature=1.0, top_p=1.0, max_new_tokens=8, num_problems=None)
+    rows, report = label_problems(engine, tok, problems, Prompt(style="template", template="{problem}="), cfg)
     by_id = {r["id"]: r for r in rows}
     assert set(by_id) == {"a", "b"}  # the duplicate of "a" is labelled once; "c" has no answer
     assert by_id["a"]["votes"] == 3 and by_id["a"]["label_correct"] and not by_id["a"]["unanimous"]
@@ -38,3 +43,8 @@ def test_label_problems_with_math_verify_equivalence():
     assert report["problems"] == 3 and report["no_answer"] == 1
     assert report["label_accuracy"] == 0.5 and report["unanimous_frac"] == 0.5
     assert engine.calls[0].n == 4 and engine.calls[0].temperature == 1.0
+
+
+def test_doctests():
+    result = doctest.testmod(majority_vote_module)
+    assert result.attempted > 0 and result.failed == 0

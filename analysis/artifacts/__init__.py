@@ -4,7 +4,14 @@ An artifact is a function ``build(data: RunData, out: Path) -> Built`` registere
 ``@artifact("fig1", "MATH-500 gain per reward and model")``. It selects the runs it needs from ``data``
 by their config keys (never by folder names), writes its files under ``out`` (PNG + PDF figures via
 ``save_figure``, CSV + markdown tables via ``save_table``) and returns them. When the runs it needs are
-not there it raises ``MissingRuns`` saying which runs would make it, and the command reports that.
+not there it raises ``MissingRuns`` saying which runs would make it, and the command reports that. It
+adds the ``run_id`` of every run its numbers come from to ``Built.runs`` (``save_curves`` does it for curve
+figures), so that ``build`` can warn when those runs were graded by different grader versions
+(``analysis.load.grader_warning``); an artifact that names none is checked against every run loaded.
+
+Shared code lives outside this package: names, orders and colours in ``analysis.names``, training curves
+and gains in ``analysis.curves``, eval records (before-training records, strategy metrics) in
+``analysis.records``; the paper's own numbers in ``analysis.paper``.
 """
 
 from __future__ import annotations
@@ -16,11 +23,11 @@ from typing import Callable
 
 import pandas as pd
 
-from analysis.load import RunData
+from analysis.load import RunData, grader_warning
 from rlvr.registry import Registry
 
 # The artifact modules, imported for their registrations (order = order of the index page).
-MODULES = ("fig1", "curves", "fig6", "fig7_table2", "table1", "table3", "ablations")
+MODULES = ("fig1", "fig2_fig3", "fig6", "fig7_table2", "table1", "table3", "ablations")
 PAPER_ORDER = ("fig1", "fig2", "fig3", "table1", "fig6", "fig7", "table2", "table3",
                "fig8", "fig9", "fig10", "fig11", "fig12", "fig16")  # fmt: skip
 
@@ -36,9 +43,13 @@ class Built:
     files: list[Path] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # what the files show, for notebooks and tests
     figures: dict[str, object] = field(default_factory=dict)  # matplotlib figures, for notebooks
+    runs: set[str] = field(default_factory=set)  # run_id of each run its numbers come from
+    warnings: list[str] = field(default_factory=list)  # what a reader must know (mixed grader versions)
 
 
 Builder = Callable[[RunData, Path], Built]
+
+
 class ArtifactRegistry(Registry):
     def names_in_order(self) -> list[str]:
         """The paper's order (``PAPER_ORDER``), then any others by name."""
@@ -71,15 +82,20 @@ def load_all() -> ArtifactRegistry:
 
 
 def build(name: str, data: RunData, out: str | Path) -> Built:
-    """Build one artifact (see ``ARTIFACTS``) into ``out``; raises ``MissingRuns`` when it cannot."""
+    """Build one artifact (see ``ARTIFACTS``) into ``out``; raises ``MissingRuns`` when it cannot. Its
+    ``warnings`` say when the runs it used (``Built.runs``; all of them when it names none) were graded by
+    more than one grader version."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    return load_all().get(name)(data, out)
-
+    built = load_all().get(name)(data, out)
+    used = data.runs[data.runs["run_id"].isin(built.runs)] if built.runs and "run_id" in data.runs else data.runs
+    if warning := grader_warning(used):
+        built.warnings.append(warning)
+    return built
 
 
 # --------------------------------------------------------------------------------------------------
-# Shared helpers for the artifact modules.
+# Shared helpers for the artifact modules: the benchmark they report, and how they write files.
 
 
 def benchmark_for(data: RunData, preferred: str = "math500") -> str:

@@ -20,8 +20,8 @@ from typing import Sequence
 import pandas as pd
 
 from analysis.artifacts import Built, artifact, benchmark_for, save_table
-from analysis.artifacts.curves import (curve_frame, default_gamma, gain_table, one_run_per_config, plot_curves, require,
-                                       require_sweep, save_curves)  # fmt: skip
+from analysis.curves import (curve_frame, default_gamma, gain_table, one_run_per_config, plot_curves, require,
+                             require_sweep, save_curves)  # fmt: skip
 from analysis.load import RunData
 
 CLIP_FRACTIONS = ("actor/clip_frac", "actor/clip_frac_low", "actor/clip_frac_high")

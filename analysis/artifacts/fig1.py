@@ -4,8 +4,7 @@ A run's gain is its accuracy at its last evaluated step minus at step 0, in poin
 is smoothed over 10 steps, as the curves' final values and the paper's published gains are (App. A.5); with
 evaluations further apart than that (every 50 steps, or only at the end) it is the raw value. Several seeds
 of one (model, reward) give the mean and a 95% bootstrap interval, drawn as an error bar. The paper's published
-gains (``analysis.paper.PUBLISHED_GAINS``, when that module is there) stand beside ours in the table and
-as white diamonds on the bars.
+gains (``analysis.paper.PUBLISHED_GAINS``) stand beside ours in the table and as white diamonds on the bars.
 """
 
 from __future__ import annotations
@@ -17,14 +16,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.artifacts import Built, artifact, benchmark_for, save_figure, save_table
-from analysis.artifacts.curves import (FIG1_REWARDS, colours, display, gain_table, one_run_per_config, ordered,
-                                       require, signal_runs)  # fmt: skip
+from analysis.curves import FIG1_REWARDS, gain_table, one_run_per_config, require, signal_runs
 from analysis.load import RunData
-
-try:  # written separately; without it the "paper" column stays empty
-    from analysis.paper import PUBLISHED_GAINS
-except ImportError:
-    PUBLISHED_GAINS = {}
+from analysis.names import colours, display, ordered
+from analysis.paper import PUBLISHED_GAINS
 
 
 def with_published(table: pd.DataFrame, published: dict[tuple[str, str], float]) -> pd.DataFrame:
@@ -42,7 +37,7 @@ def with_published(table: pd.DataFrame, published: dict[tuple[str, str], float])
 def plot_gains(table: pd.DataFrame, benchmark: str) -> Figure:
     """Grouped bars: one group per model, one bar per reward in the paper's order, error bars where n > 1."""
     models = ordered("model", table["model"])
-    rewards = [r for r in FIG1_REWARDS if r in set(table["reward"])]
+    rewards = ordered("reward", table["reward"])
     colour = colours("reward", rewards)
     width = 0.8 / len(rewards)
     fig = Figure(figsize=(2.5 + 1.6 * len(models), 3.8), layout="constrained")
@@ -82,6 +77,6 @@ def build(data: RunData, out: Path) -> Built:
     metrics = require(one_run_per_config(metrics, column), f"{needs}, evaluated on {benchmark}", "fig1")
     table = with_published(gain_table(metrics, column, ["model", "reward"]), PUBLISHED_GAINS)
     fig = plot_gains(table, benchmark)
-    built = Built("fig1", TITLE, tables={"fig1": table}, figures={"fig1": fig})
+    built = Built("fig1", TITLE, tables={"fig1": table}, figures={"fig1": fig}, runs=set(metrics["run_id"]))
     built.files += save_figure(fig, out, "fig1") + save_table(table, out, "fig1", floatfmt=".1f")
     return built

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis.artifacts import Built, artifact, benchmark_for
-from analysis.artifacts.curves import (curve_frame, display, one_run_per_config, plot_curves, require, save_curves,
-                                       signal_runs)  # fmt: skip
+from analysis.curves import curve_frame, one_run_per_config, plot_curves, require, save_curves, signal_runs
 from analysis.load import RunData
+from analysis.names import display
 
 TITLE = "Accuracy and code-reasoning rate over training, per model and reward"
 

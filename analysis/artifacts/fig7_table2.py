@@ -37,14 +37,13 @@ from matplotlib.figure import Figure
 
 from analysis import paper
 from analysis.artifacts import Built, MissingRuns, artifact, save_figure, save_table
-from analysis.artifacts.curves import FIG1_REWARDS
-from analysis.artifacts.table1 import report_benchmark, sort_by_model
 from analysis.load import RunData
+from analysis.names import rank, sort_by_model
+from analysis.records import report_benchmark
 from analysis.stats import mean_with_ci
 
 TRANSITIONS = paper.TRANSITIONS
 GROUP = ["model", "reward", "gamma", "clip", "algorithm", "prompt"]
-REWARD_ORDER = FIG1_REWARDS  # the five of Figure 7 are among fig1's six, in the same order
 COLORS = dict(zip(TRANSITIONS, ("tab:blue", "tab:purple", "tab:green", "tab:red")))
 # The paper's Table 2 averages its five Figure 7 rewards in its main setting (standard clipping, GRPO,
 # the model's own prompt, random rewards with gamma 0.5); table2_by_model averages the same.
@@ -61,7 +60,8 @@ def build_fig7(data: RunData, out: Path) -> Built:
     runs, groups, _ = _tables(data)
     fig = _figure(groups, runs.benchmark.iloc[0])
     files = save_figure(fig, out, "fig7")
-    return Built("fig7", "Reasoning-strategy transitions", files, {"table2": groups}, {"fig7": fig})
+    return Built("fig7", "Reasoning-strategy transitions", files, {"table2": groups}, {"fig7": fig},
+                 runs=set(runs.run_id))
 
 
 @artifact("table2", "Share of the accuracy gain carried by each reasoning-strategy transition")
@@ -70,8 +70,8 @@ def build_table2(data: RunData, out: Path) -> Built:
     files = save_table(groups, out, "table2", floatfmt=".1f")
     files += save_table(by_model, out, "table2_by_model", floatfmt=".1f")
     files += save_table(runs, out, "table2_runs", floatfmt=".1f")
-    return Built("table2", "Partial contributions to the gain", files,
-                 {"table2": groups, "table2_by_model": by_model, "table2_runs": runs})  # fmt: skip
+    tables = {"table2": groups, "table2_by_model": by_model, "table2_runs": runs}
+    return Built("table2", "Partial contributions to the gain", files, tables, runs=set(runs.run_id))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -223,10 +223,9 @@ def _main_setting(groups: pd.DataFrame) -> pd.Series:
 
 
 def _order(table: pd.DataFrame, then: list[str]) -> pd.DataFrame:
-    """Paper model order, rewards in Figure 1's order, transitions in TRANSITIONS' order."""
-    reward_rank = lambda r: REWARD_ORDER.index(r) if r in REWARD_ORDER else len(REWARD_ORDER)  # noqa: E731
+    """Paper model order, then reward order (``analysis.names``), transitions in TRANSITIONS' order."""
     ranked = table.assign(
-        _reward=table["reward"].map(reward_rank) if "reward" in table else 0,
+        _reward=table["reward"].map(lambda reward: rank("reward", reward)) if "reward" in table else 0,
         _transition=table["transition"].map(TRANSITIONS.index),
     )
     then = ["_reward" if c == "reward" else "_transition" if c == "transition" else c for c in then if c != "model"]

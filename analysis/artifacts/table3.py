@@ -27,10 +27,10 @@ from matplotlib.figure import Figure
 
 from analysis import paper
 from analysis.artifacts import Built, MissingRuns, artifact, save_figure, save_table
-from analysis.artifacts.table1 import base_records, one_run_per, report_benchmark, sort_by_model, strategy_metrics
 from analysis.load import RunData
+from analysis.names import rank, sort_by_model
+from analysis.records import base_records, one_run_per, report_benchmark, strategy_metrics
 
-PROMPT_ORDER = ("python_prefix", "none", "simplerl")
 MISSING = (
     "needs evaluation runs of a model with prompt=default and with another prompt (python_prefix, none, "
     "simplerl): python -m rlvr.evaluate -m experiment=table3 (experiment=tiny_table3 on a CPU)"
@@ -67,13 +67,13 @@ def build(data: RunData, out: Path) -> Built:
         found = sorted({prompt for _, prompt in chosen})
         raise MissingRuns(f"{MISSING}; found on {benchmark}: prompt(s) {', '.join(found) or 'none'}")
     table = pd.DataFrame(rows)
-    prompt_rank = lambda p: PROMPT_ORDER.index(p) if p in PROMPT_ORDER else len(PROMPT_ORDER)  # noqa: E731
-    table = table.assign(_prompt=table.prompt.map(prompt_rank))
+    table = table.assign(_prompt=table.prompt.map(lambda prompt: rank("prompt", prompt)))
     table = sort_by_model(table, ["_prompt", "prompt"]).drop(columns="_prompt")
     table = table.astype({c: float for c in ("paper_original", "paper_prompted", "paper_diff_pts")})
     fig = _figure(table, benchmark)
     files = save_table(table, out, "table3", floatfmt=".1f") + save_figure(fig, out, "table3")
-    return Built("table3", "Prompt interventions", files, {"table3": table}, {"table3": fig})
+    used = set(table.run_id) | {chosen[(model, "default")][0].run_id.iloc[0] for model in table.model}
+    return Built("table3", "Prompt interventions", files, {"table3": table}, {"table3": fig}, runs=used)
 
 
 def choose_records(records: pd.DataFrame) -> dict[tuple[str, str], tuple[pd.DataFrame, int, int]]:

@@ -78,6 +78,9 @@ class RunConfig:
     checkpoint: Optional[str] = None
     """``python -m rlvr.evaluate checkpoint=<run dir>/checkpoints/step_<n>``: evaluate those weights
     (``model=`` must name the model the run started from)."""
+    verbose: bool = False
+    """Show third-party output (DeepSpeed's op builds, transformers' progress bars, library INFO logs) on the
+    console too; it always goes to the run's log file (``rlvr.logs``)."""
     relabel: Optional[Any] = None
     """What the reward's labels are. null: the data's true answers. ``reward=majority_vote`` /
     ``incorrect`` / ``one_shot`` set a ``_partial_`` function of the data's ``ProblemSet`` here

@@ -1,16 +1,15 @@
-"""Problems, loading them from files and hub datasets, prompt formatting and the per-step prompt sampler."""
+"""Problems and where they come from.
 
-from rlvr.data.labels import LabelReport, incorrect_labels, incorrect_problem_set
-from rlvr.data.loaders import (
-    DataError,
-    Loaded,
-    load_problem_set,
-    load_problems,
-    load_specs,
-    one_shot,
-    write_problems_json,
-)
-from rlvr.data.problems import Problem, ProblemSet
+``problems`` (Problem, ProblemSet, DataError), ``sources`` (one file or hub dataset into rows), ``rows``
+(rows into problems), ``loaders`` (source specs: the ``data`` configs), ``relabel`` (what the
+majority_vote, incorrect and one_shot rewards train on), ``labels`` (the incorrect-label filter),
+``majority_vote`` (labelling by the model's own votes), ``arithmetic`` (the tiny model's task),
+``prompts`` and ``sampler`` (the per-step prompt sampler).
+"""
+
+from rlvr.data.labels import LabelReport, incorrect_labels
+from rlvr.data.loaders import Loaded, load_problem_set, load_specs
+from rlvr.data.problems import DataError, Problem, ProblemSet
 from rlvr.data.prompts import format_prompt
 from rlvr.data.sampler import PromptSampler
 
@@ -23,10 +22,6 @@ __all__ = [
     "PromptSampler",
     "format_prompt",
     "incorrect_labels",
-    "incorrect_problem_set",
     "load_problem_set",
-    "load_problems",
     "load_specs",
-    "one_shot",
-    "write_problems_json",
 ]

@@ -9,21 +9,20 @@ value but not in form (``4:3`` vs ``4/3``, an unreduced fraction): the paper kep
 "incorrect", math-verify calls them right and drops them (tests/data/test_labels.py lists them).
 
 A labelled problem's true answer comes from the label file's own ``true_answer`` column (what
-``rlvr.label`` writes), or else from the truth data set, joined on the problem text.
+``rlvr.label`` writes), or else from the truth data set, joined on the problem text. The
+``incorrect`` reward's data is ``rlvr.data.relabel.incorrect``: its truth is the data set it relabels.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from rlvr.data.loaders import DataError, Loaded, MissingColumnError, id_matches, load_specs, source_specs
-from rlvr.data.problems import Problem, ProblemSet
+from rlvr.data.loaders import id_matches, load_specs, source_specs
+from rlvr.data.problems import DataError, Problem, ProblemSet
+from rlvr.data.rows import MissingColumnError
 from rlvr.rewards.grader import GraderPool, grade_answers
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -158,44 +157,3 @@ def true_answer_column(labels: Any, field: str) -> dict[str, str] | None:
     except MissingColumnError:
         return None
     return {p.id: p.answer for p in loaded.problems}
-
-
-def incorrect_problem_set(
-    *,
-    name: str,
-    labels: Any,
-    truth: Any = None,
-    heldout: Any = None,
-    on_bad_row: str = "error",
-    true_answer_field: str = "true_answer",
-) -> ProblemSet:
-    """The ``_target_`` of the incorrect-label data configs::
-
-        _target_: rlvr.data.incorrect_problem_set
-        name: incorrect_qwen2.5_math_7b
-        labels: {source: ${paths.labels_dir}/qwen2.5_math_7b.json}
-        truth: {source: [${paths.data_root}/train/deepscaler_level1.json, ...]}   # if no true_answer column
-        heldout: {source: HuggingFaceH4/MATH-500, split: test}
-        on_bad_row: skip   # majority-vote files have empty labels where no sample boxed an answer
-
-    ``labels`` and ``truth`` are source specs (or lists of them), as in ``load_problem_set``.
-    """
-    labelled = load_specs(labels, on_bad_row=on_bad_row)
-    true_answers = true_answer_column(labels, true_answer_field)
-    if true_answers is None and truth is None:
-        raise DataError(
-            f"the label data {source_specs(labels)} has no {true_answer_field!r} column and no truth data "
-            "was given to join against; set truth to the labelled problems' source (e.g. the DeepScaleR files)"
-        )
-    truth_problems = [] if truth is None else load_specs(truth, on_bad_row=on_bad_row).problems
-    loaded_heldout = Loaded([], 0) if heldout is None else load_specs(heldout, on_bad_row=on_bad_row)
-    kept, report = incorrect_labels(labelled.problems, true_answers, truth=truth_problems)
-    log.info("data %s: %s", name, report)
-    if not kept:
-        raise DataError(f"data set {name!r} has no wrong labels to train on ({report})")
-    return ProblemSet(
-        name=name,
-        train=tuple(kept),
-        heldout=tuple(loaded_heldout.problems),
-        skipped=labelled.skipped + loaded_heldout.skipped,
-    )

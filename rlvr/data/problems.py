@@ -1,8 +1,12 @@
-"""The unit of data: a problem with its reference answer."""
+"""The unit of data: a problem with its reference answer, and the error for data that cannot become one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+class DataError(ValueError):
+    """A data source that cannot become problems as asked; the message says which file and row."""
 
 
 @dataclass(frozen=True)

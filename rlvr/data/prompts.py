@@ -1,86 +1,97 @@
 """Turning a problem into the text a model is prompted with.
 
-A model's own prompt format lives in its model file (``model.prompt``). The ``prompt`` config group
-changes it for a run or an evaluation (reviewers of the paper showed base-model scores moving by up to
-14 points with the prompt alone): ``resolve_prompt`` lays the group's non-null fields over the model's,
-and the result, with its ``name``, is what every result records.
+A model's own prompt format lives in its model file (``model.prompt``, a ``PromptFormat``). The ``prompt``
+config group changes it for a run or an evaluation (reviewers of the paper showed base-model scores moving
+by up to 14 points with the prompt alone): ``resolve_prompt`` lays the group's non-null fields over the
+model's, and the resulting ``Prompt``, with its ``name``, is what every result records.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from rlvr.config import PromptConfig, PromptFormat
 
-# Keys of a `prompt` group file that are not prompt-format fields.
-_PROMPT_GROUP_KEYS = ("name",)
+STYLES = ("template", "chat", "raw")
 
 
-def resolve_prompt(model_prompt: Mapping[str, Any], override: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The prompt format a run uses: the model's, with every non-null field of ``override`` (a ``prompt``
+@dataclass(frozen=True)
+class Prompt:
+    """A resolved prompt format: everything that decides what the model sees and where its answer is read."""
+
+    name: str = "default"  # which `prompt` group file made it; "default" is the model's own format
+    style: str = "template"  # template | chat | raw
+    template: str | None = None  # for style=template: text with a {problem} placeholder
+    system: str | None = None  # for style=chat: a system message
+    answer_format: str = "boxed"  # boxed | answer_tag: where the grader reads the answer
+    stop: tuple[str, ...] = ()  # extra stop strings, kept in the response
+    response_prefix: str = ""  # text the response is forced to begin with (appended to the prompt)
+
+    def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise ValueError(f"unknown prompt style {self.style!r}; available: {', '.join(STYLES)}")
+        if self.style == "template" and (self.template is None or "{problem}" not in self.template):
+            raise ValueError(f"prompt template {self.template!r} has no {{problem}} placeholder")
+        object.__setattr__(self, "stop", tuple(self.stop))
+
+    def describe(self) -> dict[str, Any]:
+        """As plain values, for meta.json and evaluation summaries."""
+        return {**dataclasses.asdict(self), "stop": list(self.stop)}
+
+
+def resolve_prompt(model_prompt: PromptFormat, override: PromptConfig | None = None) -> Prompt:
+    """The prompt a run uses: the model's format, with every non-null field of ``override`` (a ``prompt``
     group file) laid over it; ``name`` says which (``default`` when there is no override).
 
-    >>> model = {"style": "chat", "system": None, "answer_format": "boxed", "stop": []}
-    >>> resolve_prompt(model, {"name": "python_prefix", "style": None, "response_prefix": "Let's solve this using Python."})
+    >>> model = PromptFormat(style="chat")
+    >>> resolve_prompt(model, PromptConfig(name="python_prefix", response_prefix="Let's solve this using Python."))
     ... # doctest: +NORMALIZE_WHITESPACE
-    {'style': 'chat', 'system': None, 'answer_format': 'boxed', 'stop': [],
-     'response_prefix': "Let's solve this using Python.", 'name': 'python_prefix'}
+    Prompt(name='python_prefix', style='chat', template=None, system=None, answer_format='boxed', stop=(),
+           response_prefix="Let's solve this using Python.")
     """
-    resolved = _plain(model_prompt)
-    override = _plain(override or {})
-    resolved.update({k: v for k, v in override.items() if v is not None and k not in _PROMPT_GROUP_KEYS})
-    resolved.setdefault("response_prefix", "")
-    resolved["name"] = override.get("name") or "default"
-    return resolved
+    fields = {f.name: getattr(model_prompt, f.name) for f in dataclasses.fields(PromptFormat)}
+    name = "default"
+    if override is not None:
+        name = override.name
+        fields |= {key: value for key in (*fields, "response_prefix") if (value := getattr(override, key)) is not None}
+    return Prompt(name=name, **fields)
 
 
-def _plain(node: Mapping[str, Any]) -> dict[str, Any]:
-    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+def format_prompt(problem: str, prompt: Prompt, tokenizer: Any = None) -> str:
+    """Render ``problem`` in ``prompt``'s format: a template with the problem put in, the tokenizer's chat
+    template with one user message (after an optional system message), or the problem as is. The
+    ``response_prefix`` follows: the model's response is forced to start with it.
 
-
-def format_prompt(problem: str, prompt_cfg: Mapping[str, Any], tokenizer: Any = None) -> str:
-    """Render ``problem`` with a model's prompt format.
-
-    ``prompt_cfg.style`` is ``template`` (text with a ``{problem}`` placeholder), ``chat`` (the tokenizer's chat
-    template with one user message, after an optional system message), or ``raw`` (the problem as is).
-    A ``response_prefix`` follows the prompt: the model's response is forced to start with it.
-
-    >>> format_prompt("1+1", {"style": "template", "template": "Q: {problem}\\nA:", "response_prefix": " Let's see."})
+    >>> format_prompt("1+1", Prompt(style="template", template="Q: {problem}\\nA:", response_prefix=" Let's see."))
     "Q: 1+1\\nA: Let's see."
     """
-    return _format_prompt(problem, prompt_cfg, tokenizer) + (prompt_cfg.get("response_prefix") or "")
+    return _format(problem, prompt, tokenizer) + prompt.response_prefix
 
 
-def _format_prompt(problem: str, prompt_cfg: Mapping[str, Any], tokenizer: Any) -> str:
-    style = prompt_cfg.get("style", "template")
-    if style == "raw":
+def _format(problem: str, prompt: Prompt, tokenizer: Any) -> str:
+    if prompt.style == "raw":
         return problem
-    if style == "template":
-        template = str(prompt_cfg["template"])
-        if "{problem}" not in template:
-            raise ValueError(f"prompt template {template!r} has no {{problem}} placeholder")
+    if prompt.style == "template":
         # Not str.format: templates hold literal braces, e.g. "within \\boxed{}".
-        return template.replace("{problem}", problem)
-    if style == "chat":
-        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
-            raise ValueError("prompt style 'chat' needs a tokenizer with a chat template")
-        messages = []
-        if prompt_cfg.get("system"):
-            messages.append({"role": "system", "content": prompt_cfg["system"]})
-        messages.append({"role": "user", "content": problem})
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    raise ValueError(f"unknown prompt style {style!r}; available: template, chat, raw")
+        return prompt.template.replace("{problem}", problem)
+    if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+        raise ValueError("prompt style 'chat' needs a tokenizer with a chat template")
+    messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
+    messages.append({"role": "user", "content": problem})
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def encode_prompt(problem: str, prompt_cfg: Mapping[str, Any], tokenizer: Any) -> list[int]:
+def encode_prompt(problem: str, prompt: Prompt, tokenizer: Any) -> list[int]:
     """Token ids of the prompt for ``problem``."""
-    return encode_prompt_text(format_prompt(problem, prompt_cfg, tokenizer), prompt_cfg, tokenizer)
+    return encode_prompt_text(format_prompt(problem, prompt, tokenizer), prompt, tokenizer)
 
 
-def encode_prompt_text(text: str, prompt_cfg: Mapping[str, Any], tokenizer: Any) -> list[int]:
+def encode_prompt_text(text: str, prompt: Prompt, tokenizer: Any) -> list[int]:
     """Token ids of an already formatted prompt.
 
     A chat template already spells out its special tokens; any other style gets the tokenizer's own
     (e.g. a BOS token), as the model saw in pre-training.
     """
-    return tokenizer.encode(text, add_special_tokens=prompt_cfg.get("style", "template") != "chat")
+    return tokenizer.encode(text, add_special_tokens=prompt.style != "chat")

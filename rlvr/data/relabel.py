@@ -8,11 +8,12 @@ answers, so held-out accuracy means the same thing under every reward.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
-from rlvr.data.labels import true_answer_column, incorrect_labels
-from rlvr.data.loaders import load_specs, one_shot as _one_shot
-from rlvr.data.problems import ProblemSet
+from rlvr.data.labels import incorrect_labels, true_answer_column
+from rlvr.data.loaders import find_problem, load_specs
+from rlvr.data.problems import DataError, ProblemSet
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def incorrect(data: ProblemSet, *, labels: Any, on_bad_row: str = "error") -> Pr
     kept, report = incorrect_labels(loaded.problems, true_answer_column(labels, "true_answer"), truth=data)
     log.info("incorrect labels: %s", report)
     if not kept:
-        raise ValueError(f"no wrong labels in {labels}: {report}; nothing to train on")
+        raise DataError(f"no wrong labels to train on in {labels}: {report}")
     return ProblemSet(
         name=f"{data.name}/incorrect",
         train=tuple(kept),
@@ -48,8 +49,19 @@ def incorrect(data: ProblemSet, *, labels: Any, on_bad_row: str = "error") -> Pr
 
 
 def one_shot(data: ProblemSet, *, source: Any = None, row_id: str | int, copies: int) -> ProblemSet:
-    """One-shot RL: the problem ``row_id`` of ``source`` (null: of ``data``'s training problems), repeated."""
-    base = data
+    """One-shot RL (Wang et al. 2025, "pi_1"): train on a single problem, repeated ``copies`` times so
+    that a rollout batch can be filled with it. Copies are ``<id>#0``, ``<id>#1``, ... so that ids stay
+    unique; the held-out problems are ``data``'s.
+
+    The problem is ``row_id`` of ``source`` (a source spec), or of ``data``'s training problems when
+    ``source`` is null. ``row_id`` is the full id or the id without its source prefix (``7395`` for
+    ``deepscaler_level4/7395``); a YAML ``row_id: 7395`` arrives as an int, hence ``str | int``.
+    """
+    candidates, skipped = data.train, data.skipped
     if source is not None:
-        base = ProblemSet(name=data.name, train=tuple(load_specs(source).problems), heldout=data.heldout)
-    return _one_shot(base, row_id=row_id, copies=copies)
+        candidates, skipped = tuple(load_specs(source).problems), 0
+    if copies < 1:
+        raise ValueError(f"copies must be >= 1, got {copies}")
+    problem = find_problem(candidates, str(row_id))
+    train = tuple(replace(problem, id=f"{problem.id}#{i}") for i in range(copies))
+    return ProblemSet(name=f"{data.name}/one_shot:{problem.id}", train=train, heldout=data.heldout, skipped=skipped)

@@ -5,15 +5,14 @@
     python -m rlvr.evaluate model=qwen2.5_math_7b checkpoint=<run dir>/checkpoints/step_300
     python -m rlvr.evaluate -m model=qwen2.5_math_7b prompt=default,python_prefix eval=math500   # Table 3
 
-Prints a table and writes, in its output directory, ``summary.json`` (model, checkpoint, prompt,
-protocol and metrics of each benchmark) and ``samples.parquet`` (one row per problem and sample,
-columns ``rlvr.evaluate.RECORD_COLUMNS``).
+Prints a table and writes, in its output directory, ``meta.json`` (as a training run's: git commit,
+package versions, host, the prompt, each benchmark's protocol, the grader's version), ``summary.json``
+(model, checkpoint, prompt, protocol and metrics of each benchmark) and ``samples.parquet`` (one row per
+problem and sample, columns ``rlvr.evaluate.RECORD_COLUMNS``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import math
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,9 +20,9 @@ from typing import Any, Mapping
 import hydra
 import yaml
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-import rlvr  # noqa: F401  (registers the config resolvers)
+import rlvr  # noqa: F401  (registers the config resolvers and schemas)
 from rlvr.evaluate.benchmarks import Benchmark
 
 # The table's columns: (metric key, header). pass@k columns are added per benchmark.
@@ -35,29 +34,6 @@ TABLE_COLUMNS = (
     ("parse_failure_rate", "no answer"),
     ("truncated_rate", "truncated"),
 )
-
-
-def model_path_for(cfg: DictConfig) -> str:
-    """The weights to evaluate: ``checkpoint`` when given (checked against the run it comes from), else the model's."""
-    from rlvr.models import resolve_model_path
-
-    if cfg.get("checkpoint") is None:
-        return resolve_model_path(cfg.model, cfg.paths.cache_dir)
-    path = Path(cfg.checkpoint)
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(
-            f"checkpoint={path}: no config.json there; expected a run's <run dir>/checkpoints/step_<n> "
-            "(or any folder saved with save_pretrained)"
-        )
-    run_config = path.parent.parent / "config.yaml"
-    if run_config.is_file():
-        trained = (yaml.safe_load(run_config.read_text()) or {}).get("model", {}).get("name")
-        if trained is not None and trained != cfg.model.name:
-            raise ValueError(
-                f"checkpoint={path} was trained from model {trained!r} (its run's config.yaml), but model="
-                f"{cfg.model.name!r}: add model={trained} so that its prompt format and settings are used"
-            )
-    return str(path)
 
 
 def format_table(summaries: Mapping[str, Mapping[str, float]], benchmarks: list[Benchmark]) -> str:
@@ -92,37 +68,46 @@ def _cell(value: float) -> str:
 
 
 def run(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
-    from rlvr.data.prompts import resolve_prompt
-    from rlvr.evaluate.benchmarks import load_benchmarks
+    from rlvr.build import build_evaluation
+    from rlvr.config import to_run_config, to_yaml
     from rlvr.evaluate.runner import RECORD_COLUMNS, evaluate_benchmarks, summarize_benchmarks
-    from rlvr.rollout import load_engine
-    from rlvr.train.distributed import choose_device
-    from rlvr.train.rundir import write_parquet
+    from rlvr.logs import quiet_console
+    from rlvr.outputs import run_meta, write_json, write_parquet
+    from rlvr.plan import check_command
+    from rlvr.rewards import GRADER_VERSION
 
+    config = to_run_config(cfg)
+    quiet_console(config.verbose)
+    check_command(config, running="evaluate")
     output_dir = Path(output_dir)
-    benchmarks = load_benchmarks(cfg.eval)  # a missing data file fails before any model loads
-    prompt = resolve_prompt(cfg.model.prompt, cfg.get("prompt"))
-    model_path = model_path_for(cfg)
-    tokenizer, engine = load_engine(cfg, model_path, choose_device(cfg.trainer.device))
-    records = evaluate_benchmarks(
-        engine, tokenizer, benchmarks, prompt, seed=cfg.seed, prompts_per_call=cfg.eval.prompts_per_call
+    parts = build_evaluation(config)  # a missing benchmark file fails before any model loads
+    meta = run_meta(
+        world_size=1,
+        model_path=parts.model_path,
+        prompt=parts.prompt.describe(),
+        eval={b.name: b.describe() for b in parts.benchmarks},
+        grader_version=GRADER_VERSION,
     )
-    summaries = summarize_benchmarks(records, benchmarks)
+    write_json(output_dir / "meta.json", meta)
+    records = evaluate_benchmarks(
+        parts.engine, parts.tokenizer, parts.benchmarks, parts.prompt, seed=config.seed,
+        prompts_per_call=config.eval.prompts_per_call,
+    )  # fmt: skip
+    summaries = summarize_benchmarks(records, parts.benchmarks)
     summary = {
-        "model": cfg.model.name,
-        "model_path": model_path,
-        "checkpoint": cfg.get("checkpoint"),
-        "experiment_name": cfg.get("experiment_name"),
-        "prompt": prompt,
-        "engine": OmegaConf.to_container(cfg.engine, resolve=True),
-        "seed": cfg.seed,
-        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "benchmarks": {b.name: {"protocol": b.describe(), "metrics": summaries[b.name]} for b in benchmarks},
+        "model": config.model.name,
+        "model_path": parts.model_path,
+        "checkpoint": config.checkpoint,
+        "experiment_name": config.experiment_name,
+        "prompt": parts.prompt.describe(),
+        "engine": yaml.safe_load(to_yaml(config.engine)),
+        "seed": config.seed,
+        "time": meta["start_time"],
+        "benchmarks": {b.name: {"protocol": b.describe(), "metrics": summaries[b.name]} for b in parts.benchmarks},
     }
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(output_dir / "summary.json", summary)
     write_parquet(output_dir / "samples.parquet", records, RECORD_COLUMNS)
-    print(f"{cfg.model.name} ({model_path}), prompt {prompt['name']}\n{format_table(summaries, benchmarks)}")
+    print(f"{config.model.name} ({parts.model_path}), prompt {parts.prompt.name}\n{format_table(summaries, parts.benchmarks)}")
     print(f"results: {output_dir / 'summary.json'}, {output_dir / 'samples.parquet'}")
     return summary
 

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 from tqdm.auto import tqdm
 
 from rlvr.data import Problem
-from rlvr.data.prompts import encode_prompt_text, format_prompt
+from rlvr.data.prompts import Prompt, encode_prompt
 from rlvr.evaluate.benchmarks import Benchmark
 from rlvr.evaluate.metrics import summarize
 from rlvr.rewards import GraderPool, get_grader, is_code_reasoning
@@ -49,7 +49,7 @@ def evaluate_benchmarks(
     engine: RolloutEngine,
     tokenizer: Any,
     benchmarks: Sequence[Benchmark],
-    prompt: Mapping[str, Any],
+    prompt: Prompt,
     *,
     seed: int = 0,
     prompts_per_call: int = 64,
@@ -59,7 +59,7 @@ def evaluate_benchmarks(
 ) -> list[dict[str, Any]]:
     """Records of every sample of every benchmark, in benchmark, problem, sample order.
 
-    ``prompt`` is a resolved prompt format (``rlvr.data.prompts.resolve_prompt``). ``shard=(rank,
+    ``prompt`` is the resolved prompt (``rlvr.data.prompts.resolve_prompt``). ``shard=(rank,
     world_size)`` evaluates every world_size-th problem from ``rank`` (the trainer's ranks split the
     work; their records together are the whole benchmark). Seeds depend on the problem's position in
     the benchmark, not on the shard or the batch, as far as the engine allows.
@@ -87,17 +87,16 @@ def _evaluate_chunk(
     tokenizer: Any,
     bench: Benchmark,
     problems: Sequence[Problem],
-    prompt: Mapping[str, Any],
+    prompt: Prompt,
     seed: int,
     pool: GraderPool | None,
 ) -> list[dict[str, Any]]:
-    answer_format = prompt.get("answer_format") or "boxed"
-    tokens = [encode_prompt_text(format_prompt(p.problem, prompt, tokenizer), prompt, tokenizer) for p in problems]
-    params = bench.sampling(seed=seed, stop=tuple(prompt.get("stop") or ()))
+    tokens = [encode_prompt(p.problem, prompt, tokenizer) for p in problems]
+    params = bench.sampling(seed=seed, stop=prompt.stop)
     groups = engine.generate(tokens, params)
     completions = [(p, i, c) for p, group in zip(problems, groups) for i, c in enumerate(group)]
     # What the grader grades is also the record's answer: each response is read once.
-    tasks = [response_task(c.text, p.answer, answer_format) for p, _, c in completions]
+    tasks = [response_task(c.text, p.answer, prompt.answer_format) for p, _, c in completions]
     graded = (pool or get_grader()).grade(tasks)
     records = []
     for (problem, sample, completion), task, correct, timed_out in zip(completions, tasks, graded.correct, graded.timed_out):
@@ -108,7 +107,7 @@ def _evaluate_chunk(
                 "benchmark_version": bench.version,
                 "problem_id": problem.id,
                 "sample": sample,
-                "prompt_name": prompt.get("name", "default"),
+                "prompt_name": prompt.name,
                 "response": completion.text,
                 "answer": answer,
                 "gold": problem.answer,

@@ -10,6 +10,7 @@ run) load it through the same ``from_pretrained`` path as a real model.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -19,19 +20,22 @@ import random
 import string
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
 
 import torch
 from tqdm.auto import tqdm
 
+from rlvr.config import PromptFormat, TinyArch, TinySpec
 from rlvr.data.arithmetic import arithmetic_problems, worked_solution
-from rlvr.data.prompts import format_prompt
+from rlvr.data.prompts import Prompt, format_prompt, resolve_prompt
+from rlvr.hf import CHAR_TOKENIZER_MARKER
+from rlvr.rollout.base import SamplingParams
+from rlvr.rollout.hf import HFEngine
 
 log = logging.getLogger(__name__)
 
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
 CHARACTERS = string.printable.replace("\x0b", "").replace("\x0c", "").replace("\r", "")  # 97 characters
-CHAR_TOKENIZER_MARKER = "rlvr_tokenizer"
 # Bump when the code below changes what a warm-started model is, so stale caches are not reused.
 TINY_FORMAT_VERSION = 2
 
@@ -52,7 +56,7 @@ def build_char_tokenizer():
     return tokenizer
 
 
-def build_tiny_model(tokenizer, arch: Mapping[str, Any]):
+def build_tiny_model(tokenizer, arch: TinyArch):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     config = Qwen2Config(
@@ -61,24 +65,26 @@ def build_tiny_model(tokenizer, arch: Mapping[str, Any]):
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=True,
-        **arch,
+        **dataclasses.asdict(arch),
     )
     return Qwen2ForCausalLM(config)
 
 
-def tiny_cache_key(spec: Mapping[str, Any], prompt_cfg: Mapping[str, Any]) -> str:
-    blob = json.dumps({"v": TINY_FORMAT_VERSION, "spec": spec, "prompt": prompt_cfg}, sort_keys=True)
+def tiny_cache_key(spec: TinySpec, prompt_format: PromptFormat) -> str:
+    """A hash of everything that determines the warm-started model (and of this code's format version)."""
+    described = {"v": TINY_FORMAT_VERSION, "spec": dataclasses.asdict(spec), "prompt": dataclasses.asdict(prompt_format)}
+    blob = json.dumps(described, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def ensure_tiny_model(spec: Mapping[str, Any], prompt_cfg: Mapping[str, Any], cache_dir: str | os.PathLike) -> Path:
+def ensure_tiny_model(spec: TinySpec, prompt_format: PromptFormat, cache_dir: str | os.PathLike) -> Path:
     """Path of the warm-started tiny model for ``spec``, building it once if the cache does not have it.
 
     ``spec`` has ``arch`` (Qwen2Config fields), ``data`` (arguments of ``arithmetic_problems``) and
-    ``warmup`` (the supervised phase). A file lock makes concurrent callers (ranks, sweep jobs) build once.
+    ``warmup`` (the supervised phase); it learns to answer in ``prompt_format``. A file lock makes
+    concurrent callers (ranks, sweep jobs) build it once.
     """
-    spec, prompt_cfg = _plain(spec), _plain(prompt_cfg)
-    target = Path(cache_dir).expanduser() / "tiny" / tiny_cache_key(spec, prompt_cfg)
+    target = Path(cache_dir).expanduser() / "tiny" / tiny_cache_key(spec, prompt_format)
     if (target / "warmup.json").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -86,16 +92,18 @@ def ensure_tiny_model(spec: Mapping[str, Any], prompt_cfg: Mapping[str, Any], ca
         if (target / "warmup.json").exists():  # built by someone else while we waited
             return target
         tokenizer = build_char_tokenizer()
-        torch.manual_seed(spec["warmup"]["seed"])
-        model = build_tiny_model(tokenizer, spec["arch"])
-        problems = arithmetic_problems(**spec["data"])
-        report = supervised_warmup(model, tokenizer, problems.train, prompt_cfg, **spec["warmup"])
-        report["heldout_accuracy"] = greedy_accuracy(model, tokenizer, problems.heldout, prompt_cfg)
+        torch.manual_seed(spec.warmup.seed)
+        model = build_tiny_model(tokenizer, spec.arch)
+        problems = arithmetic_problems(**dataclasses.asdict(spec.data))
+        prompt = resolve_prompt(prompt_format)
+        report = supervised_warmup(model, tokenizer, problems.train, prompt, **dataclasses.asdict(spec.warmup))
+        report["heldout_accuracy"] = greedy_accuracy(model, tokenizer, problems.heldout, prompt)
         report["parameters"] = sum(p.numel() for p in model.parameters())
         tmp = target.with_name(target.name + f".tmp{os.getpid()}")
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "warmup.json").write_text(json.dumps({"spec": spec, "prompt": prompt_cfg, **report}, indent=2))
+        described = {"spec": dataclasses.asdict(spec), "prompt": dataclasses.asdict(prompt_format), **report}
+        (tmp / "warmup.json").write_text(json.dumps(described, indent=2))
         os.replace(tmp, target)  # atomic: a reader sees the whole model or none
         log.info("tiny model warm-started: %s", report)
     return target
@@ -105,7 +113,7 @@ def supervised_warmup(
     model,
     tokenizer,
     problems,
-    prompt_cfg: Mapping[str, Any],
+    prompt: Prompt,
     *,
     max_steps: int,
     target_accuracy: float,
@@ -138,7 +146,7 @@ def supervised_warmup(
             batch = [
                 (p, "code" if rng.random() < code_style_frac else "language") for p in rng.sample(problems, batch_size)
             ]
-            input_ids, labels = _sft_batch(tokenizer, batch, prompt_cfg)
+            input_ids, labels = _sft_batch(tokenizer, batch, prompt)
             loss = model(input_ids=input_ids, labels=labels).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -147,7 +155,7 @@ def supervised_warmup(
             schedule.step()
             if step % check_every == 0:
                 model.eval()
-                accuracy = greedy_accuracy(model, tokenizer, checks, prompt_cfg)
+                accuracy = greedy_accuracy(model, tokenizer, checks, prompt)
                 if accuracy >= target_accuracy:
                     break
             bar.set_postfix(loss=f"{loss.item():.3f}", train_acc=f"{accuracy:.2f}")
@@ -160,13 +168,13 @@ def supervised_warmup(
     }
 
 
-def _sft_batch(tokenizer, batch, prompt_cfg) -> tuple[torch.Tensor, torch.Tensor]:
+def _sft_batch(tokenizer, batch, prompt: Prompt) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded prompt+solution+EOS ids, with labels only on the solution and EOS (-100 elsewhere)."""
     rows = []
     for problem, style in batch:
-        prompt = tokenizer.encode(format_prompt(problem.problem, prompt_cfg), add_special_tokens=False)
+        ids = tokenizer.encode(format_prompt(problem.problem, prompt), add_special_tokens=False)
         solution = tokenizer.encode(worked_solution(problem, style), add_special_tokens=False) + [tokenizer.eos_token_id]
-        rows.append((prompt + solution, [-100] * len(prompt) + solution))
+        rows.append((ids + solution, [-100] * len(ids) + solution))
     width = max(len(ids) for ids, _ in rows)
     input_ids = torch.tensor([ids + [tokenizer.pad_token_id] * (width - len(ids)) for ids, _ in rows])
     labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in rows])
@@ -174,13 +182,10 @@ def _sft_batch(tokenizer, batch, prompt_cfg) -> tuple[torch.Tensor, torch.Tensor
 
 
 @torch.no_grad()
-def greedy_accuracy(model, tokenizer, problems, prompt_cfg, max_new_tokens: int = 48) -> float:
+def greedy_accuracy(model, tokenizer, problems, prompt: Prompt, max_new_tokens: int = 48) -> float:
     """Share of ``problems`` whose greedy response ends in the right ``\\boxed{}`` (exact string match)."""
-    from rlvr.rollout.hf import HFEngine
-    from rlvr.rollout.base import SamplingParams
-
     engine = HFEngine(model, tokenizer)
-    prompts = [tokenizer.encode(format_prompt(p.problem, prompt_cfg), add_special_tokens=False) for p in problems]
+    prompts = [tokenizer.encode(format_prompt(p.problem, prompt), add_special_tokens=False) for p in problems]
     with _all_cores():
         outputs = engine.generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens))
     hits = [out[0].text.rstrip().endswith(f"\\boxed{{{p.answer}}}") for p, out in zip(problems, outputs)]
@@ -206,17 +211,3 @@ def _all_cores() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _plain(obj: Any) -> Any:
-    """OmegaConf nodes -> plain dicts/lists, so they hash and serialise."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(obj, (DictConfig, ListConfig)):
-            return OmegaConf.to_container(obj, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    return obj
-
-

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from rlvr.rewards import combinators  # noqa: F401  (registers inverse and all_of)
 from rlvr.rewards.extract import ANSWER_FORMATS, extract_answer, has_repeated_block, is_code_reasoning, last_boxed
 from rlvr.rewards.functions import REWARDS, RewardFn
-from rlvr.rewards.grader import GradeResult, GraderPool, get_grader, grade_answers, grade_responses
+from rlvr.rewards.grader import GRADER_VERSION, GradeResult, GraderPool, get_grader, grade_answers, grade_responses
 
 __all__ = [
     "REWARDS",
@@ -35,6 +35,7 @@ __all__ = [
     "get_grader",
     "grade_responses",
     "grade_answers",
+    "GRADER_VERSION",
 ]
 
 

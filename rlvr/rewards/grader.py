@@ -1,17 +1,6 @@
-r"""Grading answers with math-verify in worker processes that are killed when they overrun.
+r"""The grader: which text of a response is graded, and a pool that grades it under a deadline.
 
-math-verify can spend unbounded time in sympy on a pathological answer (``\boxed{9^{9^{9^9}}}``).
-Its own timeouts use ``signal.alarm``, which only works in the main thread and can interrupt code
-that does not expect it, so they are turned off here (``parsing_timeout=None``,
-``timeout_seconds=None``) and the deadline is enforced from outside: each worker process grades one
-task at a time, and a worker still busy ``timeout_s`` after it started a task is SIGKILLed and
-replaced. Its task counts as incorrect and as a timeout; nothing else is lost and no step stalls.
-
-Workers come from the ``forkserver`` start method: the trainer process holds CUDA and NCCL state that
-``fork`` would copy, and a fork server that has math-verify preloaded forks a replacement worker in
-milliseconds instead of re-importing sympy as ``spawn`` would.
-
-The rule for a response depends on its answer format (``rlvr.rewards.extract``). ``boxed`` (the
+What is graded depends on the response's answer format (``rlvr.rewards.extract``). ``boxed`` (the
 default): the content of its last ``\boxed{}`` is the answer; a response without any box is handed
 whole to math-verify, which extracts its last LaTeX or plain expression; an empty response, or one
 whose last box never closes (cut at the length limit), is incorrect. Any other format, e.g.
@@ -19,37 +8,53 @@ whose last box never closes (cut at the length limit), is incorrect. Any other f
 ``<answer>`` span) is incorrect without being graded; there is no whole-response fallback, since the
 format itself says where the answer is.
 
-What is compared: first the string rules (``rlvr.rewards.equivalence.string_verdict``), which settle
-most pairs in the trainer process without sympy: the same answer spelled differently (``\dfrac``, ``\left(``, spaces), two
-plain numbers ("070" == "70", "142" == "142.0", "50\%" == "0.5"), tuples, intervals and answer sets
-of plain numbers, choice letters (``\textbf{(C)}\ 12`` answers ``\text{(C)}``). They only ever say
-"equal" for answers that are, and leave everything else to math-verify, which the workers run on
-the answers after ``rewrite_for_parsing`` (spellings it misreads, such as ``10\,080``), with parsed
-answers cached per worker and a numeric check that skips sympy's ``simplify`` for answers whose
-values differ.
+How answers are compared is ``rlvr.rewards.verify``'s business: the string rules
+(``rlvr.rewards.equivalence``), which settle most pairs in the trainer process without sympy, then
+math-verify. ``GraderPool`` applies the string rules itself and sends the rest to worker processes
+(``rlvr.rewards.pool``), where a task that overruns its deadline is killed and counts as incorrect
+and as a timeout, so that no step stalls on a pathological answer.
+
+``GRADER_VERSION`` names the rules: it changes whenever their code, or a package that decides
+verdicts, does, so that results graded by different rules are never pooled without notice.
 """
 
 from __future__ import annotations
 
-import atexit
-import cmath
-import functools
+import ast
+import hashlib
+import importlib.metadata
+import inspect
+import json
 import logging
-import math
-import multiprocessing
 import os
-import re
-import signal
 import threading
-import time
-from collections import Counter, OrderedDict, deque
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
-from typing import Any, Callable, Iterable, NamedTuple, Sequence
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
-from rlvr.rewards.equivalence import rewrite_for_parsing, string_verdict
+from rlvr.rewards import equivalence, extract, verify
+from rlvr.rewards.equivalence import string_verdict
 from rlvr.rewards.extract import ANSWER_FORMATS, extract_answer, has_boxed, last_boxed
+from rlvr.rewards.pool import WorkerPool
+from rlvr.rewards.verify import grade_task, verify_answer, verify_response, warm_up_worker
+
+__all__ = [
+    "DEFAULT_NUM_WORKERS",
+    "DEFAULT_TIMEOUT_S",
+    "GRADER_VERSION",
+    "GradeResult",
+    "GraderPool",
+    "Task",
+    "TaskFn",
+    "get_grader",
+    "grade_answers",
+    "grade_responses",
+    "grade_task",
+    "response_task",
+    "rules_fingerprint",
+    "verify_answer",
+    "verify_response",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,215 +85,6 @@ class GradeResult:
     timed_out: list[bool]
 
 
-# --------------------------------------------------------------------------------------------------
-# What runs inside a worker.
-
-# math-verify's LaTeX extraction only looks between delimiters; `\$` is an escaped dollar sign.
-_DELIMITED = re.compile(r"(?<!\\)\$|\\\(|\\\[")
-
-
-def _as_latex(text: str) -> str:
-    return text if _DELIMITED.search(text) else f"${text}$"
-
-
-def _answer_latex(answer: str) -> str:
-    """An answer as math-verify should read it: rewritten, then between math delimiters."""
-    return _as_latex(rewrite_for_parsing(answer))
-
-
-@functools.cache
-def _extraction_config() -> tuple[Any, ...]:
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig
-
-    return (LatexExtractionConfig(), ExprExtractionConfig())
-
-
-def _parse(text: str) -> tuple[Any, ...]:
-    """math-verify's readings of ``text`` (its extraction, then its LaTeX parser)."""
-    from math_verify import parse
-
-    return tuple(parse(text, extraction_config=_extraction_config(), parsing_timeout=None))
-
-
-# Answers are short; whole responses are not cached (16k of them could hold hundreds of MB).
-_CACHED_ANSWER_CHARS = 1_000
-
-
-@functools.lru_cache(maxsize=16_384)
-def _parse_answer_cached(text: str) -> tuple[Any, ...]:
-    return _parse(text)
-
-
-def _parse_answer(text: str) -> tuple[Any, ...]:
-    """``_parse`` of a gold or extracted answer, cached: a gold answer is parsed once per worker, not
-    once per response graded against it (sympy objects are immutable, so sharing them is safe)."""
-    return _parse_answer_cached(text) if len(text) <= _CACHED_ANSWER_CHARS else _parse(text)
-
-
-def _value_at(expr: Any, point: dict) -> complex | None:
-    """``expr``'s value with its symbols set to ``point``, or None where it has none (or not a finite one)."""
-    try:
-        value = complex(expr.evalf(30, subs=point))
-    except (TypeError, ValueError, OverflowError, ArithmeticError):
-        return None
-    return value if cmath.isfinite(value) else None
-
-
-# Where two expressions in the same symbols are compared, in tenths: one value per symbol at each
-# point, none that answers are special at (0, 1, -1).
-_PROBES = ((7, 13, 23, 31), (17, 3, 29, 11))
-
-
-def _clearly_unequal(gold: Any, pred: Any) -> bool:
-    """Two expressions that math-verify cannot call equal: in the same symbols (or none), with values
-    at one point farther apart than its rounding to 6 places allows. Equal expressions agree at every
-    point, so this only skips the slow symbolic ``simplify`` that would end in "not equal".
-
-    Not for a bare symbol (math-verify matches ``\\text{east}`` with the letters e*a*s*t as text),
-    percentages (it compares "50\\%" with 50 by its own rule), sets, relations or matrices.
-    """
-    from sympy import Expr, Rational, Symbol, UnevaluatedExpr
-
-    if not (isinstance(gold, Expr) and isinstance(pred, Expr)) or isinstance(gold, Symbol) or isinstance(pred, Symbol):
-        return False
-    if gold.has(UnevaluatedExpr) or pred.has(UnevaluatedExpr) or gold.free_symbols != pred.free_symbols:
-        return False
-    symbols = sorted(gold.free_symbols, key=str)
-    if len(symbols) > len(_PROBES[0]):
-        return False
-    for probe in _PROBES[: 1 if not symbols else None]:
-        point = {symbol: Rational(tenths, 10) for symbol, tenths in zip(symbols, probe)}
-        a, b = _value_at(gold, point), _value_at(pred, point)
-        if a is not None and b is not None and abs(a - b) > 1e-6 + 1e-9 * max(abs(a), abs(b)):
-            return True
-    return False
-
-
-def _verify(gold: Sequence[Any], pred: Sequence[Any]) -> bool:
-    from math_verify import verify
-
-    # Not symmetric: math-verify wants the gold answer first. `allow_set_relation_comp` lets an
-    # inequality answer a gold interval: "x \le 0" == "(-\infty, 0]".
-    return any(
-        verify(g, p, timeout_seconds=None, allow_set_relation_comp=True)
-        for g in gold
-        for p in pred
-        if not _clearly_unequal(g, p)
-    )
-
-
-def verify_answer(pred: str, gold: str) -> bool:
-    r"""Whether an extracted answer (a box's content) equals the gold answer. Never raises.
-
-    The string rules (``string_verdict``) settle what they can; otherwise both sides, after
-    ``rewrite_for_parsing``, are read as LaTeX (wrapped in ``$...$`` when they carry no math
-    delimiters) and compared by math-verify. Runs without a deadline: call it through a
-    ``GraderPool`` unless the input is trusted.
-
-    >>> verify_answer(r"\frac{1}{2}", "0.5"), verify_answer("070", "70"), verify_answer("7", "70")
-    (True, True, False)
-    >>> verify_answer(r"10\,080", r"10,\!080"), verify_answer(r"x \le 0", r"(-\infty, 0]")
-    (True, True)
-    """
-    try:
-        verdict = string_verdict(pred, gold)
-        if verdict is not None:
-            return verdict
-        return _verify(_parse_answer(_answer_latex(gold)), _parse_answer(_answer_latex(pred)))
-    except Exception:
-        return False
-
-
-def verify_response(response: str, gold: str) -> bool:
-    """Whether a whole response (one without ``\\boxed{}``) ends on the gold answer, per math-verify's
-    own extraction of the last LaTeX or plain expression. Never raises.
-
-    >>> verify_response("The answer is 5", "5"), verify_response("I give up.", "5")
-    (True, False)
-    """
-    try:
-        return _verify(_parse_answer(_answer_latex(gold)), _parse(response))
-    except Exception:
-        return False
-
-
-def grade_task(pred: str, gold: str, fallback: bool) -> bool:
-    """The default ``TaskFn``: a boxed answer, or a whole response when ``fallback``."""
-    return verify_response(pred, gold) if fallback else verify_answer(pred, gold)
-
-
-# One pair of each kind of answer MATH-500 has. The LaTeX parser (ANTLR) learns its prediction tables
-# lazily, per process, and a fresh worker parses several times slower until it has seen each construct.
-_WARM_UP_PAIRS = [
-    (r"\frac{\sqrt{3}}{2}", "0.5"), (r"3\sqrt{2} + 1", r"\sqrt{18}"), (r"\frac{7\pi}{4}", r"2\pi"),
-    (r"x \le 0", r"(-\infty, 0]"), (r"\left( 3, \frac{\pi}{2} \right)", "(1, 2)"),
-    (r"\{1, \sqrt{2}\}", r"-2, \frac{1}{2}"), (r"(-\infty, 2) \cup (3, \infty)", r"[0, 5)"),
-    (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}"),
-    (r"(x+3)(x-7)", r"x^2 + 10x + 21"), (r"y = 2x + 3", r"5x - 7y + 11z + 4 = 0"), (r"1 \pm \sqrt{19}", r"2 - 3i"),
-    (r"10^\circ", r"\text{(C)}"), (r"\text{Evelyn}", r"15\mbox{ cm}^2"), (r"18.90 \text{ dollars}", r"50\%"),
-    (r"2^{10} \cdot 3!", r"\log_2 8"), (r"\cos x \sin^2 x", r"\cot x"), (r"204_5", r"\binom{10}{3}"),
-]  # fmt: skip
-
-
-def _warm_up(full: bool) -> None:
-    """Build math-verify's regexes and (``full``) teach its LaTeX parser each construct before deadlines count."""
-    logging.getLogger("math_verify").setLevel(logging.ERROR)  # its "timeout is disabled" warning is by design here
-    for pred, gold in _WARM_UP_PAIRS if full else _WARM_UP_PAIRS[:1]:
-        verify_answer(pred, gold)
-    _parse_answer_cached.cache_clear()  # what it cached here is not what will be graded
-
-
-_READY = "ready"
-
-
-def _worker_main(conn: Connection, task_fn: TaskFn, warm_up: bool = True) -> None:
-    """Receive chunks of ``(task_id, pred, gold, fallback)``; answer ``(task_id, correct)`` per task
-    as it finishes, so the parent always knows which task a stuck worker is on."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle; it then closes the pool
-    _warm_up(full=warm_up)
-    conn.send(_READY)
-    while True:
-        try:
-            chunk = conn.recv()
-        except EOFError:  # the parent is gone
-            return
-        if chunk is None:
-            return
-        for task_id, pred, gold, fallback in chunk:
-            try:
-                correct = bool(task_fn(pred, gold, fallback))
-            except Exception:
-                correct = False
-            conn.send((task_id, correct))
-
-
-# --------------------------------------------------------------------------------------------------
-# The parent side.
-
-
-@functools.cache
-def _mp_context() -> multiprocessing.context.BaseContext:
-    ctx = multiprocessing.get_context("forkserver")
-    # The fork server is one per process; preloading sets what every worker is forked with. It has no
-    # effect if something else already started the server; workers then import math-verify themselves.
-    ctx.set_forkserver_preload(["__main__", "math_verify", __name__])
-    return ctx
-
-
-@dataclass
-class _Worker:
-    process: BaseProcess
-    conn: Connection
-    started_at: float
-    ready: bool = False
-    inflight: deque[int] = field(default_factory=deque)  # task ids sent, in the order it runs them
-    deadline: float = math.inf  # when the task it is running now must be done
-
-    @property
-    def idle(self) -> bool:
-        return self.ready and not self.inflight
-
-
 def _fast_verdict(task: Task) -> bool | None:
     """A verdict that needs no worker (no answer, or one the string rules settle), or None."""
     if task.pred is None or not task.pred.strip():
@@ -302,14 +98,13 @@ def _fast_verdict(task: Task) -> bool | None:
         return None
 
 
-class GraderPool:
+class GraderPool(WorkerPool):
     """Worker processes that grade ``(pred, gold)`` pairs, each task under a hard deadline.
 
-    Workers start on first use and live until ``close()`` (also run at exit). Distinct tasks are
-    dispatched in small chunks to idle workers; each worker reports per task, and its deadline is
-    ``timeout_s`` after it started its current task. On a timeout only that task is failed: the
-    rest of the killed worker's chunk goes back to the front of the queue and is graded normally.
-    Not for use across ``fork``: a forked child must build its own pool (``get_grader`` does).
+    Before anything is sent to a worker, equal pairs are merged, the string rules settle what they
+    can and remembered verdicts are reused; the rest goes to the workers sorted by gold answer (see
+    ``WorkerPool`` for deadlines, chunks and closing). Not for use across ``fork``: a forked child
+    must build its own pool (``get_grader`` does).
 
     Args:
         num_workers: worker processes; each grades one task at a time.
@@ -337,32 +132,22 @@ class GraderPool:
         cache_size: int = 65_536,
         warm_up: bool = True,
     ) -> None:
-        if num_workers < 1:
-            raise ValueError(f"num_workers must be >= 1, got {num_workers!r}")
-        if not timeout_s > 0:
-            raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
-        self.num_workers = int(num_workers)
-        self.timeout_s = float(timeout_s)
-        self.task_fn = task_fn
-        self.chunk_size = max(1, int(chunk_size))
-        self.start_timeout_s = start_timeout_s
+        super().__init__(
+            task_fn,
+            num_workers=num_workers,
+            timeout_s=timeout_s,
+            chunk_size=chunk_size,
+            start_timeout_s=start_timeout_s,
+            # Even without the full warm-up, a worker grades one pair: math-verify builds its regexes then.
+            initializer=warm_up_worker,
+            initargs=(bool(warm_up),),
+            preload=("math_verify", verify.__name__),
+            error_result=False,  # a task function that raises has graded its pair incorrect
+            name="grader",
+        )
         self.warm_up = bool(warm_up)
-        # Cumulative, for logging: pairs asked, distinct tasks, graded without a worker, sent to one,
-        # timed out (or worker died), workers started.
-        self.counts: Counter[str] = Counter()
         self.cache_size = int(cache_size)
         self._cache: OrderedDict[Task, bool] = OrderedDict()
-        self.pid = os.getpid()
-        self._workers: list[_Worker] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        atexit.register(self.close)
-
-    # -- public -----------------------------------------------------------------------------------
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def grade(self, pairs: Iterable[tuple]) -> GradeResult:
         """Grade ``(pred, gold)`` or ``(pred, gold, fallback)`` pairs; ``pred=None`` is incorrect."""
@@ -370,15 +155,16 @@ class GraderPool:
         distinct = list(dict.fromkeys(tasks))
         verdicts = {task: _fast_verdict(task) for task in distinct}
         with self._lock:
-            if self._closed:
-                raise RuntimeError("this GraderPool is closed")
+            self._check_open()
             cached = self._recall([t for t, v in verdicts.items() if v is None])
             verdicts.update(cached)
             # Grouped by gold answer, so that a chunk reuses the gold's parse cached in its worker.
             todo = sorted((task for task, verdict in verdicts.items() if verdict is None), key=lambda t: t.gold)
             if todo:
-                verdicts.update(zip(todo, self._run(todo)))
+                verdicts.update(zip(todo, (None if r is None else bool(r) for r in self._run(todo))))
                 self._remember({t: verdicts[t] for t in todo if verdicts[t] is not None})
+            # Next to the pool's counts of workers started and timeouts: pairs asked, distinct tasks,
+            # graded without a worker, remembered, sent to one.
             self.counts.update(
                 pairs=len(tasks),
                 distinct=len(distinct),
@@ -404,152 +190,6 @@ class GraderPool:
             self._cache.move_to_end(task)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-
-    def close(self) -> None:
-        """Stop the workers; idempotent. Idle workers exit on their own, the rest are killed."""
-        with self._lock:  # a grade() in another thread finishes first: it cannot outlast its deadlines
-            if self._closed:
-                return
-            self._closed = True
-            atexit.unregister(self.close)
-            if os.getpid() != self.pid:  # a forked copy: the workers are not ours to stop
-                return
-            for worker in self._workers:
-                try:
-                    worker.conn.send(None)
-                except OSError:
-                    pass
-            give_up = time.monotonic() + 1.0
-            for worker in self._workers:
-                worker.process.join(timeout=max(0.0, give_up - time.monotonic()))
-                self._stop(worker)
-            self._workers = []
-
-    def __enter__(self) -> GraderPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        task_fn = self.task_fn.__name__
-        return f"GraderPool(num_workers={self.num_workers}, timeout_s={self.timeout_s}, task_fn={task_fn})"
-
-    # -- scheduling -------------------------------------------------------------------------------
-
-    def _run(self, todo: list[Task]) -> list[bool | None]:
-        """Verdicts for ``todo`` in order; None where the task was not graded."""
-        if os.getpid() != self.pid:
-            raise RuntimeError("a GraderPool cannot be used from a forked process; use get_grader() there")
-        queue = deque(range(len(todo)))
-        verdicts: dict[int, bool | None] = {}
-        try:
-            self._fill()
-            while len(verdicts) < len(todo):
-                self._dispatch(queue, todo)
-                self._collect(queue, verdicts)
-                self._enforce_deadlines(queue, verdicts)
-        except BaseException:
-            # Interrupted mid-call: results still on their way would be mistaken for the next call's.
-            for i, worker in enumerate(self._workers):
-                if worker.inflight:
-                    self._stop(worker)
-                    self._workers[i] = self._start_worker()
-            raise
-        return [verdicts[i] for i in range(len(todo))]
-
-    def _fill(self) -> None:
-        while len(self._workers) < self.num_workers:
-            self._workers.append(self._start_worker())
-
-    def _start_worker(self) -> _Worker:
-        ctx = _mp_context()
-        parent_conn, child_conn = ctx.Pipe()
-        args = (child_conn, self.task_fn, self.warm_up)
-        process = ctx.Process(target=_worker_main, args=args, name="grader", daemon=True)
-        process.start()
-        child_conn.close()  # so that the worker's death reads as EOF here
-        self.counts["started"] += 1
-        return _Worker(process, parent_conn, started_at=time.monotonic())
-
-    def _dispatch(self, queue: deque[int], todo: list[Task]) -> None:
-        idle = [w for w in self._workers if w.idle]
-        if not idle or not queue:
-            return
-        size = min(self.chunk_size, math.ceil(len(queue) / len(self._workers)))
-        for worker in idle:
-            if not worker.process.is_alive():  # died while idle (e.g. the OOM killer): no task of ours was lost
-                self._replace(worker, queue, verdicts={}, reason="died while idle")
-                continue
-            ids = [queue.popleft() for _ in range(min(size, len(queue)))]
-            if not ids:
-                return
-            worker.inflight.extend(ids)
-            worker.deadline = time.monotonic() + self.timeout_s
-            try:
-                worker.conn.send([(i, *todo[i]) for i in ids])
-            except OSError:  # it died while idle: none of these ran, so none of them fails
-                worker.inflight.clear()
-                queue.extendleft(reversed(ids))
-                self._replace(worker, queue, verdicts={}, reason="died while idle")
-
-    def _collect(self, queue: deque[int], verdicts: dict[int, bool | None]) -> None:
-        """Wait for the first message or deadline, then read everything that has arrived."""
-        waiting = [w for w in self._workers if not w.ready or w.inflight]
-        ready = wait([w.conn for w in waiting], timeout=self._wait_s(waiting))
-        for worker in waiting:
-            if worker.conn in ready:
-                self._read(worker, queue, verdicts)
-
-    def _wait_s(self, waiting: list[_Worker]) -> float:
-        limits = [w.deadline if w.ready else w.started_at + self.start_timeout_s for w in waiting]
-        return max(0.0, min(limits, default=0.0) - time.monotonic())
-
-    def _read(self, worker: _Worker, queue: deque[int], verdicts: dict[int, bool | None]) -> None:
-        try:
-            while worker.conn.poll():
-                message = worker.conn.recv()
-                if message == _READY:
-                    worker.ready = True
-                    continue
-                task_id, correct = message
-                assert worker.inflight.popleft() == task_id, "grader worker answered out of order"
-                verdicts[task_id] = correct
-                worker.deadline = time.monotonic() + self.timeout_s if worker.inflight else math.inf
-        except (EOFError, OSError):
-            self._replace(worker, queue, verdicts, reason="died")
-
-    def _enforce_deadlines(self, queue: deque[int], verdicts: dict[int, bool | None]) -> None:
-        now = time.monotonic()
-        for worker in list(self._workers):
-            # A result that arrived since _collect read the pipe wins: the next _collect reads it.
-            if worker.ready and worker.inflight and now > worker.deadline and not worker.conn.poll():
-                self._replace(worker, queue, verdicts, reason=f"timed out after {self.timeout_s:g} s")
-            elif not worker.ready and now > worker.started_at + self.start_timeout_s:
-                raise RuntimeError(f"a grader worker was not ready after {self.start_timeout_s:.0f} s")
-
-    def _replace(self, worker: _Worker, queue: deque[int], verdicts: dict[int, bool | None], reason: str) -> None:
-        """Kill a worker; fail the one task it was running, requeue the rest of its chunk, start another."""
-        self._stop(worker)
-        if not worker.ready:
-            raise RuntimeError(
-                f"a grader worker exited with code {worker.process.exitcode} before it was ready (its traceback "
-                f"is above). Is {self.task_fn.__module__}.{self.task_fn.__name__} importable in a fresh process, "
-                "and does the main script keep its work under `if __name__ == '__main__':`?"
-            )
-        if worker.inflight:
-            verdicts[worker.inflight.popleft()] = None
-            self.counts["timeouts"] += 1
-            log.warning("a grader worker %s; its task counts as incorrect", reason)
-        queue.extendleft(reversed(worker.inflight))
-        self._workers[self._workers.index(worker)] = self._start_worker()
-
-    @staticmethod
-    def _stop(worker: _Worker) -> None:
-        if worker.process.is_alive():
-            worker.process.kill()
-        worker.process.join(timeout=5.0)
-        worker.conn.close()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -620,3 +260,80 @@ def grade_answers(preds: Sequence[str | None], golds: Sequence[str], pool: Grade
         raise ValueError(f"{len(preds)} predictions but {len(golds)} gold answers")
     pool = get_grader() if pool is None else pool
     return pool.grade([Task(None if p is None else str(p), str(g)) for p, g in zip(preds, golds)])
+
+
+# --------------------------------------------------------------------------------------------------
+# The grader version.
+
+# Packages that decide verdicts: math-verify, and the LaTeX parser and computer algebra under it.
+VERDICT_PACKAGES = ("math-verify", "sympy", "latex2sympy2_extended")
+
+
+def rules_fingerprint(sources: Mapping[str, str], packages: Mapping[str, str | None]) -> str:
+    r"""A short hash of rule code (``{name: Python source}``) and package versions (None: not installed).
+
+    Only code counts: comments, docstrings and formatting do not change it.
+
+    >>> old = rules_fingerprint({"rules": "def f(x):\n    return x + 1"}, {"sympy": "1.14.0"})
+    >>> old == rules_fingerprint({"rules": "def f(x):  # why\n    'Doc.'\n    return x+1"}, {"sympy": "1.14.0"})
+    True
+    >>> old == rules_fingerprint({"rules": "def f(x):\n    return x + 2"}, {"sympy": "1.14.0"})
+    False
+    >>> len(old)
+    12
+    """
+    fingerprinted = {
+        "code": {name: _code_structure(source) for name, source in sources.items()},
+        "packages": dict(packages),
+    }
+    return hashlib.sha256(json.dumps(fingerprinted, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _code_structure(source: str) -> str:
+    """The syntax tree of ``source`` without its docstrings (any bare string statement), as text."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            node.body = [statement for statement in body if not _is_bare_string(statement)]
+    return repr(_without_empty_fields(tree))
+
+
+def _is_bare_string(statement: ast.AST) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
+
+
+def _without_empty_fields(node: Any) -> Any:
+    """A syntax tree as nested lists, leaving out empty and None fields.
+
+    Not ``ast.dump``: its text differs between Python versions (3.13 stopped printing empty fields,
+    and new versions add fields) where the code does not.
+    """
+    if isinstance(node, ast.AST):
+        fields = {name: value for name, value in ast.iter_fields(node) if value not in (None, [])}
+        return [type(node).__name__, {name: _without_empty_fields(value) for name, value in fields.items()}]
+    if isinstance(node, list):
+        return [_without_empty_fields(item) for item in node]
+    return node
+
+
+def _installed_version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _rule_sources() -> dict[str, str]:
+    """The code that decides verdicts: how answers are compared, how they are read from responses,
+    and the two functions here that decide what is graded at all."""
+    modules = {module.__name__: inspect.getsource(module) for module in (equivalence, extract, verify)}
+    functions = {f"{__name__}.{fn.__name__}": inspect.getsource(fn) for fn in (response_task, _fast_verdict)}
+    return modules | functions
+
+
+GRADER_VERSION: str = rules_fingerprint(_rule_sources(), {p: _installed_version(p) for p in VERDICT_PACKAGES})

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
+from rlvr.config import EngineConfig
 from rlvr.rollout.base import Completion, RolloutEngine, SamplingParams
 from rlvr.rollout.hf import HFEngine
 
-__all__ = ["Completion", "HFEngine", "RolloutEngine", "SamplingParams", "build_engine", "load_engine"]
+__all__ = ["Completion", "HFEngine", "RolloutEngine", "SamplingParams", "build_engine"]
 
 
 def build_engine(
-    engine_cfg: Mapping[str, Any],
+    engine: EngineConfig,
     model_path: str,
     tokenizer: Any,
     *,
@@ -27,23 +28,11 @@ def build_engine(
     from hydra.utils import instantiate
 
     return instantiate(
-        engine_cfg,
+        engine,
         model_path=model_path,
         tokenizer=tokenizer,
         dtype=dtype,
         trust_remote_code=trust_remote_code,
         device=device,
+        _convert_="all",
     )
-
-
-def load_engine(cfg: Mapping[str, Any], model_path: str, device: str) -> tuple[Any, RolloutEngine]:
-    """The tokenizer at ``model_path`` and the run config's engine for it (the model config's dtype and
-    ``trust_remote_code``): what the trainer, the labeller and the evaluator all start from."""
-    from rlvr.models import load_tokenizer
-
-    trust = bool(cfg["model"]["trust_remote_code"])
-    tokenizer = load_tokenizer(model_path, trust_remote_code=trust)
-    engine = build_engine(
-        cfg["engine"], model_path, tokenizer, dtype=cfg["model"]["dtype"], trust_remote_code=trust, device=str(device)
-    )
-    return tokenizer, engine

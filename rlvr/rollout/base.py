@@ -1,14 +1,15 @@
 """The rollout-engine interface: prompts and sampling parameters in; tokens, text and finish reason out.
 
-The trainer talks only to this interface. ``HFEngine`` implements it with ``transformers.generate`` (CPU and
-small GPU runs); a vLLM engine implements the same methods on GPUs. After every policy update the trainer
-pushes the new weights in with ``load_weights``.
+The trainer, the evaluator and the labeller talk only to this interface. ``HFEngine`` implements it with
+``transformers.generate`` (CPU and small GPU runs); ``VLLMEngine`` implements it on GPUs. After every policy
+update the trainer pushes the new weights in with ``load_weights``.
 """
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
-from typing import Iterable, Literal, Protocol, Sequence
+from typing import Iterable, Literal, Sequence
 
 import torch
 
@@ -38,12 +39,20 @@ class Completion:
     finish_reason: FinishReason  # "stop": EOS or a stop string; "length": hit max_new_tokens
 
 
-class RolloutEngine(Protocol):
+class RolloutEngine(abc.ABC):
+    """Everything the trainer, the evaluator and the labeller use of an engine."""
+
+    pad_id: int
+    """The token id that pads rows in the trainer's batches (masked out; the tokenizer's pad, else an EOS)."""
+
+    @abc.abstractmethod
     def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[list[Completion]]:
         """``params.n`` completions for each prompt (token ids), in prompt order."""
 
+    @abc.abstractmethod
     def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
         """Replace the engine's weights with the policy's (names as in ``model.named_parameters()``)."""
 
-    # Optional: ``sleep()`` releases the engine's accelerator memory while the policy updates (the trainer
-    # calls it after each step's rollouts when the engine has it); ``load_weights`` and ``generate`` wake it.
+    def sleep(self) -> None:
+        """Release the engine's accelerator memory while the policy updates; the trainer calls it after each
+        step's rollouts. ``load_weights`` and ``generate`` wake the engine. A no-op unless an engine can."""

@@ -7,10 +7,11 @@ from typing import Iterable, Sequence
 
 import torch
 
-from rlvr.rollout.base import Completion, SamplingParams
+from rlvr.hf import load_causal_lm
+from rlvr.rollout.base import Completion, RolloutEngine, SamplingParams
 
 
-class HFEngine:
+class HFEngine(RolloutEngine):
     """Batched sampling from a plain (non-DeepSpeed) copy of the policy.
 
     Prompts are left-padded so that all rows generate from the same position. Every sampling knob is set
@@ -41,8 +42,6 @@ class HFEngine:
     ) -> "HFEngine":
         """The engine config's entry point (``rlvr.rollout.build_engine``): its own whole copy of the model,
         loaded before any ZeRO-3 context exists so that it is never partitioned."""
-        from rlvr.models import load_causal_lm
-
         model = load_causal_lm(model_path, dtype=dtype, trust_remote_code=trust_remote_code, device=device)
         return cls(model, tokenizer, max_batch_size=max_batch_size)
 

@@ -51,7 +51,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from rlvr.rollout.base import Completion, SamplingParams
+from rlvr.rollout.base import Completion, RolloutEngine, SamplingParams
 
 GPU_REQUIREMENTS = "engine=vllm needs the GPU requirements: pip install -r requirements-gpu.txt"
 _SEED_MOD = 2**63  # vLLM seeds a torch.Generator per seeded request; keep the seed in int64
@@ -74,7 +74,7 @@ class WorkerExtension:
         model.load_weights(weights=weights)  # HF names in; vLLM stacks q/k/v, gate/up itself
 
 
-class VLLMEngine:
+class VLLMEngine(RolloutEngine):
     """``params.n`` samples per prompt from vLLM, with ``HFEngine``'s conventions.
 
     Every sampling knob is explicit (top_k off, min_p 0, no repetition penalty): the model's

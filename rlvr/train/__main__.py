@@ -26,16 +26,21 @@ warnings.filterwarnings("ignore", message=r"`torch\.distributed\.\w+` is depreca
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
+    from rlvr.build import build_training
+    from rlvr.config import to_run_config
+    from rlvr.logs import quiet_console, third_party_output_to_log
     from rlvr.plan import check_command
     from rlvr.train import distributed as D
     from rlvr.train.loop import GRPOTrainer
     from rlvr.train.plan import plan_step
 
-    check_command(cfg, running="train")
-    plan = plan_step(cfg, D.world_size_from_env())  # bad batch arithmetic fails before any model loads
-    dist = D.setup_distributed(D.choose_device(cfg.trainer.device))
-    run_path = _shared_run_dir(D)
-    trainer = GRPOTrainer(cfg, run_path, dist, plan)
+    config = to_run_config(cfg)
+    check_command(config, running="train")
+    plan = plan_step(config, D.world_size_from_env())  # bad batch arithmetic fails before any model loads
+    quiet_console(config.verbose)
+    with third_party_output_to_log(config.verbose):  # the first run on a machine compiles DeepSpeed's comm op
+        dist = D.setup_distributed(D.choose_device(config.trainer.device))
+    trainer = GRPOTrainer(build_training(config, plan, dist, _shared_run_dir(D)))
     try:
         return trainer.train()
     finally:

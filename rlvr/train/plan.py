@@ -1,12 +1,15 @@
-"""Checking a run's numbers before anything heavy is loaded, and the quantities derived from them."""
+"""Checking a run's numbers before anything heavy is loaded, the quantities derived from them, and the
+order in which one rollout's samples are cut into mini-batches and micro-batches."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
-from omegaconf import DictConfig
+import torch
 
 from rlvr.algorithms import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS, POLICY_LOSSES
+from rlvr.config import RunConfig
 
 
 class ConfigError(ValueError):
@@ -31,7 +34,7 @@ class StepPlan:
         )
 
 
-def plan_step(cfg: DictConfig, world_size: int) -> StepPlan:
+def plan_step(cfg: RunConfig, world_size: int) -> StepPlan:
     """Validate the batch arithmetic and registry names of ``cfg``; raise ConfigError naming the fields."""
     alg, trainer = cfg.algorithm, cfg.trainer
     rollout, group, mini = alg.rollout_batch_size, alg.group_size, alg.mini_batch_size
@@ -97,3 +100,48 @@ def microbatch_loss_weight(aggregation: str, micro_tokens: float, mini_tokens: f
     if aggregation != "token-mean" or mini_tokens == 0:
         return 1.0
     return micro_tokens * micro_batches / mini_tokens
+
+
+@dataclass(frozen=True)
+class MicroBatch:
+    indices: torch.Tensor  # [m] rows of the rollout batch on this rank
+    weight: torch.Tensor  # 0-d: factor on its loss (microbatch_loss_weight), on the response mask's device
+
+
+def update_schedule(
+    orders: list[torch.Tensor],
+    response_mask: torch.Tensor,
+    plan: StepPlan,
+    micro_batch_size: int,
+    aggregation: str,
+    sum_over_ranks: Callable[[torch.Tensor], torch.Tensor],
+) -> list[list[MicroBatch]]:
+    """This rank's micro-batches, grouped by optimizer step, for one rollout.
+
+    ``orders`` is one permutation of the rank's samples per epoch; each is cut into mini-batches of
+    ``plan.mini_batch_per_rank`` samples (one optimizer step each) and those into micro-batches. For
+    ``token-mean`` a micro-batch's weight needs its mini-batch's token count over all ranks: the counts of
+    every mini-batch are summed in one collective (``sum_over_ranks``), not one per mini-batch.
+    """
+    mini = plan.mini_batch_per_rank
+    minibatches = [order[start : start + mini] for order in orders for start in range(0, len(order), mini)]
+    micro_batches_per_step = plan.grad_accumulation * plan.world_size
+    tokens = response_mask.sum(-1)  # [N] response tokens per sample
+    mini_tokens = torch.stack([tokens[idx.to(tokens.device)].sum() for idx in minibatches])
+    if aggregation == "token-mean":  # the only aggregation whose weights depend on the tokens
+        mini_tokens = sum_over_ranks(mini_tokens)
+    schedule = []
+    for idx, total in zip(minibatches, mini_tokens):
+        parts = [idx[start : start + micro_batch_size] for start in range(0, len(idx), micro_batch_size)]
+        schedule.append([
+            MicroBatch(part, _weight(aggregation, tokens[part.to(tokens.device)].sum(), total, micro_batches_per_step))
+            for part in parts
+        ])  # fmt: skip
+    return schedule
+
+
+def _weight(aggregation: str, micro_tokens: torch.Tensor, mini_tokens: torch.Tensor, micro_batches: int) -> torch.Tensor:
+    """``microbatch_loss_weight`` on tensors, without a host round trip."""
+    if aggregation != "token-mean":
+        return torch.ones((), device=micro_tokens.device)
+    return torch.where(mini_tokens > 0, micro_tokens * micro_batches / mini_tokens.clamp(min=1), 1.0)

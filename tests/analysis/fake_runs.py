@@ -21,6 +21,11 @@ def train_config(model="qwen2.5_math_7b", reward="random", clip="standard", algo
     }  # fmt: skip
 
 
+def meta(grader_version: str | None = None) -> dict[str, Any]:
+    """A run's meta.json (the keys the analysis reads); ``grader_version`` only when given (older runs lack it)."""
+    return {"world_size": 1} | ({"grader_version": grader_version} if grader_version is not None else {})
+
+
 def record(benchmark: str, problem_id: str, correct: bool, *, is_code: bool = False, sample: int = 0,
            answer: str | None = "1", finished: bool = True, tokens: int = 100, prompt: str = "default") -> dict:  # fmt: skip
     """One eval record (rlvr.evaluate.RECORD_COLUMNS)."""
@@ -37,12 +42,14 @@ def write_train_run(
     config: Mapping[str, Any],
     metrics: Iterable[Mapping[str, Any]],
     evals: Mapping[int, Iterable[Mapping[str, Any]]] = (),
+    grader_version: str | None = None,
 ) -> Path:
     """A finished training run: config.yaml, meta.json, metrics.jsonl (one dict per step, with `step`),
-    eval/step_<n>.parquet from ``evals`` (step -> records)."""
+    eval/step_<n>.parquet from ``evals`` (step -> records). meta.json carries ``grader_version`` when one
+    is given; without it the run is laid out as before the field existed."""
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.yaml").write_text(yaml.safe_dump(dict(config)))
-    (path / "meta.json").write_text(json.dumps({"world_size": 1}))
+    (path / "meta.json").write_text(json.dumps(meta(grader_version)))
     (path / "metrics.jsonl").write_text("".join(json.dumps(dict(m)) + "\n" for m in metrics))
     for step, records in dict(evals).items():
         (path / "eval").mkdir(exist_ok=True)
@@ -52,13 +59,19 @@ def write_train_run(
 
 
 def write_eval_run(path: Path, model: str, prompt: str, records: Iterable[Mapping[str, Any]],
-                   experiment: str | None = None, checkpoint: str | None = None) -> Path:  # fmt: skip
-    """A finished `python -m rlvr.evaluate` output folder: summary.json, samples.parquet, .hydra/config.yaml."""
+                   experiment: str | None = None, checkpoint: str | None = None,
+                   grader_version: str | None = None) -> Path:  # fmt: skip
+    """A finished `python -m rlvr.evaluate` output folder: summary.json, samples.parquet, .hydra/config.yaml;
+    with a ``grader_version``, also meta.json (a training run's keys) and the version in summary.json too,
+    without one, laid out as before the field existed."""
     path.mkdir(parents=True, exist_ok=True)
     (path / ".hydra").mkdir(exist_ok=True)
     config = train_config(model=model, prompt=prompt, experiment=experiment) | {"command": "evaluate"}
     (path / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     summary = {"model": model, "checkpoint": checkpoint, "experiment_name": experiment, "prompt": {"name": prompt}}
+    if grader_version is not None:
+        (path / "meta.json").write_text(json.dumps(meta(grader_version)))
+        summary["grader_version"] = grader_version
     (path / "summary.json").write_text(json.dumps(summary))
     pd.DataFrame(list(records), columns=list(RECORD_COLUMNS)).to_parquet(path / "samples.parquet", index=False)
     return path

@@ -45,3 +45,41 @@ def test_analysis_imports_no_training_stack():
     code = "import analysis, analysis.artifacts as a, sys; a.load_all(); print(sorted({'torch', 'transformers', 'deepspeed'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def graded_runs(root, versions):
+    """fig1's runs (Qwen2.5-Math-7B, MATH-500 at steps 0 and 2), one per (reward, grader version or None)."""
+    for reward, version in versions:
+        metrics = [{"step": s, "eval/math500/accuracy": a} for s, a in ((0, 0.5), (1, 0.6), (2, 0.7))]
+        write_train_run(root / f"run_{reward}", train_config(reward=reward), metrics, grader_version=version)
+
+
+def test_runs_graded_by_different_grader_versions_are_said_loudly(tmp_path, capsys):
+    graded_runs(tmp_path / "runs", [("ground_truth", "1"), ("random", "2"), ("format", "2"), ("incorrect", None)])
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "runs"), "--out", str(out), "--only", "fig1,fig8"]) == 0
+    printed = capsys.readouterr().out
+    index = (out / "index.md").read_text()
+    said = "runs graded by different grader versions are pooled: 1 (1 run), 2 (2 runs); 1 run does not say"
+    assert f"WARNING: {said}" in printed and f"WARNING fig1: {said}" in printed  # the whole load, and fig1's runs
+    head, fig1 = index.split("## fig1:")[0], index.split("## fig1:")[1].split("##")[0]
+    assert f"**Warning:** {said}" in head and f"**Warning:** {said}" in fig1
+    assert "grader_version" in index.split("## Runs")[1]  # and the runs table gives each run's version
+
+
+def test_only_the_runs_an_artifact_uses_decide_its_warning(tmp_path, capsys):
+    # fig1's runs are all graded by version 1; a run fig1 does not use (reward=python, fig8's) by version 2.
+    graded_runs(tmp_path / "runs", [("ground_truth", "1"), ("random", "1"), ("python", "2")])
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "runs"), "--out", str(out), "--only", "fig1,fig8"]) == 0
+    printed = capsys.readouterr().out
+    index = (out / "index.md").read_text()
+    assert "WARNING: runs graded by different grader versions are pooled: 1 (2 runs), 2 (1 run)" in printed
+    assert "WARNING fig1" not in printed and "WARNING fig8" not in printed
+    assert "Warning" not in index.split("## fig1:")[1] and "Warning" in index.split("## fig1:")[0]
+
+
+def test_runs_of_one_grader_version_raise_no_warning(tmp_path, capsys):
+    graded_runs(tmp_path / "runs", [("ground_truth", "1"), ("random", "1"), ("format", None)])
+    assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--only", "fig1"]) == 0
+    assert "WARNING" not in capsys.readouterr().out and "Warning" not in (tmp_path / "out" / "index.md").read_text()

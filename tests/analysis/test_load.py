@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import doctest
 
+import pandas as pd
 import pytest
 
 import analysis.load as load_module
-from analysis.load import find_runs, load_runs
+from analysis.load import find_runs, grader_versions, grader_warning, load_runs
 from fake_runs import record, train_config, write_eval_run, write_train_run
 
 
@@ -78,8 +79,6 @@ def test_doctests():
 
 
 def test_rollouts_are_read_on_demand_with_the_runs_keys(tmp_path):
-    import pandas as pd
-
     run = write_train_run(tmp_path / "r", train_config(reward="format"), metrics([0, 1, 2], [0.5, 0.6, 0.7]))
     (run / "rollouts").mkdir()
     for step in (1, 2):
@@ -92,3 +91,31 @@ def test_rollouts_are_read_on_demand_with_the_runs_keys(tmp_path):
     assert rollouts.reward_value.tolist() == [1.0] * 4
     assert rollouts.groupby("step").correct.sum().tolist() == [1, 1]
     assert "response" in data.rollouts(columns=None) and data.rollouts(reward="random").empty
+
+
+def test_grader_version_is_read_into_the_runs_frame(tmp_path):
+    write_train_run(tmp_path / "new", train_config(), metrics([0, 1, 2], [0.5, 0.6, 0.7]), grader_version="2")
+    write_train_run(tmp_path / "old", train_config(seed=1), metrics([0, 1, 2], [0.5, 0.6, 0.7]))  # before the field
+    write_eval_run(tmp_path / "e_new", "tiny", "default", [record("heldout", "p", True)], grader_version="2")
+    summary_only = write_eval_run(tmp_path / "e_summary", "tiny", "default", [record("heldout", "p", True)],
+                                  grader_version="3")  # fmt: skip
+    (summary_only / "meta.json").unlink()  # the version is read from summary.json too
+    write_eval_run(tmp_path / "e_old", "tiny", "default", [record("heldout", "p", True)])
+    killed = write_eval_run(tmp_path / "e_killed", "tiny", "default", [record("heldout", "p", True)], grader_version="2")
+    (killed / "summary.json").unlink()
+    (killed / "samples.parquet").unlink()  # only its meta.json was written: an evaluation that did not finish
+
+    data = load_runs(tmp_path, progress=False)
+    versions = {run: (None if pd.isna(v) else v) for run, v in zip(data.runs.run_id, data.runs.grader_version)}
+    assert versions == {"new": "2", "old": None, "e_new": "2", "e_summary": "3", "e_old": None}
+    assert grader_versions(data.runs) == {"2": 2, "3": 1}
+    assert [(path.name, why) for path, why in data.skipped] == [
+        ("e_killed", "summary.json is missing (an evaluation that did not finish?)")]  # fmt: skip
+
+
+def test_grader_warning_names_each_version_and_its_runs():
+    runs = pd.DataFrame({"run_id": list("abcde"), "grader_version": ["1", "2", "2", None, "2"]})
+    assert grader_warning(runs.iloc[[0, 3]]) is None and grader_warning(runs.iloc[[1, 2, 3]]) is None
+    warning = grader_warning(runs)
+    assert "different grader versions" in warning and "1 (1 run), 2 (3 runs); 1 run does not say" in warning
+    assert grader_warning(runs.drop(columns="grader_version")) is None  # a frame from before the column

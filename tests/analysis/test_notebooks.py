@@ -1,26 +1,14 @@
-"""The notebooks execute (nbclient) against runs made by the tiny experiments, and show what analysis builds."""
+"""The notebooks execute (nbclient) against runs made by the tiny experiments (the ``tiny_runs`` fixture of
+tests/analysis/conftest.py), and show what analysis builds."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-from conftest import REPO, run_module
+from conftest import REPO
 
 pytestmark = pytest.mark.slow
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-
-
-@pytest.fixture(scope="module")
-def tiny_runs(tmp_path_factory) -> Path:
-    """Two-step tiny runs of fig1's sweep (two rewards) and the tiny Table 3 evaluation, as a user makes them."""
-    root = tmp_path_factory.mktemp("runs")
-    run_module([sys.executable, "-m", "rlvr.train", "-m", "experiment=tiny_fig1", "reward=ground_truth,random",
-                "trainer.total_steps=2", "eval.every_steps=1", f"paths.output_root={root}"], timeout=900)  # fmt: skip
-    run_module([sys.executable, "-m", "rlvr.evaluate", "-m", "experiment=tiny_table3", f"paths.output_root={root}"])
-    return root
 
 
 def test_there_is_a_notebook_per_figure_family():

@@ -1,5 +1,5 @@
 """Table 1, Figure 7 / Table 2 and Table 3 from synthetic runs with numbers worked out by hand, the paper's
-transcribed numbers against each other, and the artifacts on the real tiny runs when they are there."""
+transcribed numbers against each other, and the artifacts on real tiny runs (the ``tiny_runs`` fixture)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import yaml
 from analysis import paper
 from analysis.artifacts import MissingRuns, build
 from analysis.load import load_runs
+from analysis.names import MODEL_ORDER
 from tests.analysis.fake_runs import record, train_config, write_eval_run, write_train_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -227,6 +228,15 @@ def test_table3_files(table3_built):
     assert all(p.stat().st_size > 0 for p in table3_built.files)
 
 
+def test_table3_warns_when_its_two_prompts_were_graded_by_different_graders(tmp_path):
+    evals = tmp_path / "runs"
+    write_eval_run(evals / "q_default", "qwen2.5_math_7b", "default", strategy("CcLl"), grader_version="1")
+    write_eval_run(evals / "q_python", "qwen2.5_math_7b", "python_prefix", strategy("CCcC"), grader_version="2")
+    write_eval_run(evals / "o_python", "olmo2_7b", "python_prefix", strategy("cccc"), grader_version="3")  # no row
+    (warning,) = build("table3", load_runs(evals, progress=False), tmp_path / "out").warnings
+    assert "1 (1 run), 2 (1 run)" in warning and "3 (" not in warning
+
+
 # --------------------------------------------------------------------------------------------------
 # What is missing
 
@@ -258,7 +268,7 @@ def test_paper_keys_are_config_names():
     rewards = {p.stem for p in (REPO / "conf" / "reward").glob("*.yaml")}
     prompts = {p.stem for p in (REPO / "conf" / "prompt").glob("*.yaml")}
     assert {m for m, _ in paper.PUBLISHED_GAINS} | set(paper.TABLE1) | set(paper.TABLE2) <= models
-    assert {m for m, _ in paper.TABLE3} | set(paper.MODEL_ORDER) <= models
+    assert {m for m, _ in paper.TABLE3} | set(MODEL_ORDER) <= models
     assert {r for _, r in paper.PUBLISHED_GAINS} | set(paper.FIG7) <= rewards
     assert {p for _, p in paper.TABLE3} <= prompts
     assert set(paper.SOURCES) >= {"PUBLISHED_GAINS", "TABLE1", "TABLE2", "TABLE3", "FIG7"}
@@ -285,14 +295,14 @@ def test_paper_numbers_agree_with_each_other():
 # The real tiny runs
 
 
-REAL = [("/tmp/an_runs", ["table1", "fig7", "table2"]), ("/tmp/evt3", ["table1", "table3"])]
+# The training runs alone (tiny_fig1), and the evaluation runs alone (tiny_table3): see the fixture.
+REAL = [("train", ["table1", "fig7", "table2"]), ("evals", ["table1", "table3"])]
 
 
-@pytest.mark.parametrize("root, names", REAL)
-def test_real_tiny_runs(root, names, tmp_path):
-    if not Path(root).is_dir():
-        pytest.skip(f"{root} is not here (python -m rlvr.train -m experiment=tiny_fig1 / rlvr.evaluate tiny_table3)")
-    data = load_runs(root, progress=False)
+@pytest.mark.slow
+@pytest.mark.parametrize("folder, names", REAL)
+def test_real_tiny_runs(tiny_runs, folder, names, tmp_path):
+    data = load_runs(tiny_runs / folder, progress=False)
     for name in names:
         built = build(name, data, tmp_path / name)
         assert built.files and all(p.stat().st_size > 0 for p in built.files)

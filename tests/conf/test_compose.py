@@ -6,7 +6,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 
-from conftest import CONF, compose_config
+from conftest import CONF, compose_config, compose_run
 from rlvr.train.plan import ConfigError, plan_step
 
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra")
@@ -19,7 +19,7 @@ def test_groups_of_the_issue_exist():
 
 @pytest.mark.parametrize("group,option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_every_option_composes_and_plans(group, option):
-    cfg = compose_config(f"{group}={option}")
+    cfg = compose_run(f"{group}={option}")  # typed: every field of every file checked against its schema
     if group != "model" or option == "tiny":
         plan_step(cfg, world_size=1)  # batch arithmetic and registry names hold for every option
 
@@ -74,17 +74,17 @@ def test_a_typo_fails_at_compose_time():
 )
 def test_invalid_combinations_are_named(overrides, field):
     with pytest.raises(ConfigError, match=field.replace("(", r"\(").replace("[", r"\[")):
-        plan_step(compose_config(*overrides), world_size=1)
+        plan_step(compose_run(*overrides), world_size=1)
 
 
 def test_world_size_must_divide_the_batch():
     with pytest.raises(ConfigError, match="divisible by the number of processes"):
-        plan_step(compose_config("algorithm.rollout_batch_size=9", "algorithm.mini_batch_size=8"), world_size=2)
+        plan_step(compose_run("algorithm.rollout_batch_size=9", "algorithm.mini_batch_size=8"), world_size=2)
 
 
 def test_plan_counts_optimizer_steps_like_the_paper():
     # 64 prompts x 16 samples / 128 per mini-batch = 8 optimizer steps per rollout (paper, App. A)
-    cfg = compose_config(
+    cfg = compose_run(
         "algorithm.rollout_batch_size=64", "algorithm.group_size=16", "algorithm.mini_batch_size=128",
         "trainer.micro_batch_size=4",
     )  # fmt: skip

@@ -9,7 +9,7 @@ from functools import lru_cache
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import CONF, REPO, compose_config, run_module
+from conftest import CONF, REPO, compose_config, compose_run, run_module
 from rlvr.plan import expand_sweep
 from rlvr.plan import plan_runs as _plan_runs
 from rlvr.train.plan import ConfigError, plan_step
@@ -133,13 +133,13 @@ def test_mv_label_names_match_the_papers_label_files(tmp_path):
 # ------------------------------------------------------------------------------------- clip, algorithm
 def test_one_update_clips_tie_the_mini_batch_to_the_rollout():
     paper = "model=qwen2.5_math_7b"
-    cfg = compose_config(paper, "clip=one_update_minibatch")
+    cfg = compose_run(paper, "clip=one_update_minibatch")
     assert cfg.algorithm.mini_batch_size == 64 * 16 == cfg.algorithm.rollout_batch_size * cfg.algorithm.group_size
     assert plan_step(cfg, world_size=8).optimizer_steps_per_rollout == 1
-    cfg = compose_config(paper, "clip=one_update_rollout")
+    cfg = compose_run(paper, "clip=one_update_rollout")
     assert (cfg.algorithm.rollout_batch_size, cfg.algorithm.group_size, cfg.algorithm.mini_batch_size) == (8, 16, 128)
     assert plan_step(cfg, world_size=8).optimizer_steps_per_rollout == 1
-    tiny = compose_config("clip=one_update_rollout")  # the same relation at the tiny scale: 32 / 8 = 4 prompts
+    tiny = compose_run("clip=one_update_rollout")  # the same relation at the tiny scale: 32 / 8 = 4 prompts
     assert tiny.algorithm.rollout_batch_size == 4 and plan_step(tiny, world_size=1).optimizer_steps_per_rollout == 1
 
 
@@ -162,7 +162,7 @@ def test_paper_algorithm_has_no_kl_and_no_entropy_and_dr_grpo_differs_where_it_s
 )
 def test_bad_kl_settings_are_named(override, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
-        plan_step(compose_config(override), world_size=1)
+        plan_step(compose_run(override), world_size=1)
 
 
 def test_table3_is_an_evaluation_that_rlvr_train_refuses():

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from rlvr.data import PromptSampler, format_prompt
+from rlvr.data.prompts import Prompt
 from rlvr.data.arithmetic import arithmetic_problems, worked_solution
 
 
@@ -44,9 +45,9 @@ def test_sampler_is_a_pure_function_of_seed_and_step():
 
 
 def test_prompt_styles():
-    assert format_prompt("1+1", {"style": "template", "template": "Q: {problem}\nA:"}) == "Q: 1+1\nA:"
-    assert format_prompt("1+1", {"style": "raw"}) == "1+1"
+    assert format_prompt("1+1", Prompt(style="template", template="Q: {problem}\nA:")) == "Q: 1+1\nA:"
+    assert format_prompt("1+1", Prompt(style="raw")) == "1+1"
     with pytest.raises(ValueError, match="chat template"):
-        format_prompt("1+1", {"style": "chat"}, tokenizer=None)
+        format_prompt("1+1", Prompt(style="chat"), tokenizer=None)
     with pytest.raises(ValueError, match="unknown prompt style"):
-        format_prompt("1+1", {"style": "poem"})
+        format_prompt("1+1", Prompt(style="poem"))

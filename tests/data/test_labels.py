@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rlvr.data import DataError, Problem, ProblemSet, incorrect_labels, incorrect_problem_set, load_problems
+from rlvr.data import DataError, Problem, ProblemSet, incorrect_labels, load_problem_set, load_specs
 from rlvr.data import labels as labels_module
-from rlvr.data import write_problems_json
+from rlvr.data.loaders import write_problems_json
+from rlvr.data.relabel import incorrect
 from rlvr.rewards.grader import GradeResult, get_grader
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +36,7 @@ PAPER_WRONG_MATH_VERIFY_RIGHT = {
 
 @pytest.fixture(scope="module")
 def pool():
-    return get_grader()  # the process-wide pool, which incorrect_problem_set also uses
+    return get_grader()  # the process-wide pool, which relabel.incorrect also uses
 
 
 def test_keeps_exactly_the_labels_math_verify_judges_wrong(pool):
@@ -94,7 +95,7 @@ def test_true_answers_come_from_the_mapping_then_from_the_problem_text(pool):
         incorrect_labels(labelled[3:], pool=pool)
 
 
-def test_incorrect_problem_set_from_a_labeller_file(tmp_path, pool):
+def test_relabel_incorrect_from_a_labeller_file(tmp_path, pool):
     rows = [  # what `python -m rlvr.label` writes
         {"id": "l2/0", "prompt": "1+1", "answer": "3", "true_answer": "2", "votes": 40, "unanimous": False},
         {"id": "l2/1", "prompt": "2+2", "answer": "4", "true_answer": "4", "votes": 64, "unanimous": True},
@@ -102,24 +103,26 @@ def test_incorrect_problem_set_from_a_labeller_file(tmp_path, pool):
     ]
     labels = write_problems_json(tmp_path / "mv" / "model.json", rows)
     heldout = write_problems_json(tmp_path / "heldout.json", [Problem("h", "5+5", "10")])
-    data = incorrect_problem_set(
-        name="incorrect_model", labels={"source": str(labels)}, heldout={"source": str(heldout)}, on_bad_row="skip"
-    )
+    # the file's true_answer column is the truth; the data set relabelled only lends its held-out problems
+    base = load_problem_set(name="model", train={"source": str(heldout)}, heldout={"source": str(heldout)})
+    data = incorrect(base, labels={"source": str(labels)}, on_bad_row="skip")
     assert data.train == (Problem("l2/0", "1+1", "3"),) and data.heldout == (Problem("h", "5+5", "10"),)
     assert data.skipped == 1  # the empty label
+    assert data.name == "model/incorrect"
     with pytest.raises(DataError, match=r"row 2 \(id 'l2/2'\): empty answer"):
-        incorrect_problem_set(name="x", labels={"source": str(labels)})
+        incorrect(base, labels={"source": str(labels)})
 
-    # the paper's files have no true_answer column: join on the problem text
+    # the paper's files have no true_answer column: join on the problem text of the data relabelled
     paper_rows = [{key: row[key] for key in ("id", "prompt", "answer")} for row in rows[:2]]
     bare = write_problems_json(tmp_path / "bare.json", paper_rows)
     truth = write_problems_json(tmp_path / "truth.json", [Problem("0", "1+1", "2"), Problem("1", "2+2", "4")])
-    with pytest.raises(DataError, match="has no 'true_answer' column and no truth data"):
-        incorrect_problem_set(name="x", labels={"source": str(bare)})
-    data = incorrect_problem_set(name="x", labels={"source": str(bare)}, truth={"source": str(truth)})
+    with pytest.raises(DataError, match=r"no true answer for labelled problem 'l2/0' \('1\+1'\): looked in truth"):
+        incorrect(base, labels={"source": str(bare)})  # its text is not in the data
+    truth_data = load_problem_set(name="x", train={"source": str(truth)})
+    data = incorrect(truth_data, labels={"source": str(bare)})
     assert data.train == (Problem("l2/0", "1+1", "3"),) and data.heldout == ()
     with pytest.raises(DataError, match="no wrong labels to train on"):
-        incorrect_problem_set(name="x", labels={"source": str(truth)}, truth={"source": str(truth)})
+        incorrect(truth_data, labels={"source": str(truth)})
 
 
 def test_doctests():
@@ -135,7 +138,7 @@ def test_doctests():
 def deepscaler_truth():
     files = sorted((DATA / "train").glob("deepscaler_level*.json"))  # train and held-out rows of all 5 levels
     assert len(files) == 10
-    return load_problems(files).problems
+    return load_specs(files).problems
 
 
 def mv_rows(name: str) -> list[dict]:
@@ -148,7 +151,7 @@ def test_the_filter_reproduces_the_papers_incorrect_label_files(model, deepscale
     """<model>.json holds 100 labelled rows; <model>_incorrect.json the first 100 rows the paper found wrong,
     from a larger pool. Where they overlap, a row of <model>.json is in the incorrect file exactly when
     its label is wrong, or empty (no sample boxed an answer): our filter must say the same."""
-    labelled = load_problems(DATA / "mv_labels" / f"{model}.json", on_bad_row="skip")
+    labelled = load_specs(DATA / "mv_labels" / f"{model}.json", on_bad_row="skip")
     kept, report = incorrect_labels(labelled.problems, truth=deepscaler_truth, pool=pool)
     raw_labels = {str(r["id"]): r["answer"] for r in mv_rows(model)}
     empty = {ident for ident, label in raw_labels.items() if not label.strip()}
@@ -160,9 +163,9 @@ def test_the_filter_reproduces_the_papers_incorrect_label_files(model, deepscale
     assert all(p.answer == raw_labels[p.id] for p in kept)  # trained on the wrong label itself
 
     # and every usable row of the paper's incorrect file is wrong to math-verify, the known ones aside
-    incorrect = load_problems(DATA / "mv_labels" / f"{model}_incorrect.json", on_bad_row="skip")
-    still_kept, _ = incorrect_labels(incorrect.problems, truth=deepscaler_truth, pool=pool)
-    judged_right = {p.id: p.answer for p in incorrect.problems if p not in still_kept}
+    paper = load_specs(DATA / "mv_labels" / f"{model}_incorrect.json", on_bad_row="skip")
+    still_kept, _ = incorrect_labels(paper.problems, truth=deepscaler_truth, pool=pool)
+    judged_right = {p.id: p.answer for p in paper.problems if p not in still_kept}
     assert judged_right == {i: label for (m, i), (label, _) in PAPER_WRONG_MATH_VERIFY_RIGHT.items() if m == model}
 
 
@@ -170,7 +173,7 @@ def test_the_filter_reproduces_the_papers_incorrect_label_files(model, deepscale
 def test_qwen_math_7b_has_one_wrong_label_in_its_first_hundred(deepscaler_truth, pool):
     # 10 of its 100 labels differ from the truth as strings; 9 are equal in value ("\frac{5}{9}" vs
     # "\dfrac{5}{9}", "15" vs "15\%"), only "37,10" (truth 20) is wrong
-    labelled = load_problems(DATA / "mv_labels" / "qwen2.5_math_7b.json").problems
+    labelled = load_specs(DATA / "mv_labels" / "qwen2.5_math_7b.json").problems
     truths = labels_module.true_answers_for(labelled, truth=deepscaler_truth)
     assert sum(p.answer != t for p, t in zip(labelled, truths)) == 10
     kept, report = incorrect_labels(labelled, truth=deepscaler_truth, pool=pool)

@@ -13,8 +13,9 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from rlvr.data import DataError, Problem, ProblemSet, load_problem_set, load_problems, one_shot, write_problems_json
-from rlvr.data import loaders
+from rlvr.data import DataError, Problem, ProblemSet, load_problem_set, load_specs, loaders, rows, sources
+from rlvr.data.loaders import write_problems_json
+from rlvr.data.relabel import one_shot
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("RLVR_DATA", REPO.parent / "shared" / "data"))
@@ -49,9 +50,9 @@ def test_json_and_jsonl_load_the_same_problems(tmp_path):
     as_json = write_json(tmp_path / "rows.json", ROWS)
     as_jsonl = tmp_path / "rows.jsonl"
     as_jsonl.write_text("\n".join(json.dumps(row) for row in ROWS) + "\n\n")  # a trailing blank line is fine
-    assert load_problems(as_json) == (EXPECTED, 0)
-    assert load_problems(str(as_jsonl)).problems == EXPECTED
-    assert load_problems(as_jsonl, format="jsonl").problems == EXPECTED
+    assert load_specs(as_json) == (EXPECTED, 0)
+    assert load_specs(str(as_jsonl)).problems == EXPECTED
+    assert load_specs({"source": as_jsonl, "format": "jsonl"}).problems == EXPECTED
 
 
 def test_parquet_number_columns_become_text(tmp_path):
@@ -60,9 +61,9 @@ def test_parquet_number_columns_become_text(tmp_path):
     # A float column: integral values lose their ".0" (a column of integers with a gap is read as floats)
     floats = write_parquet(tmp_path / "floats.parquet", [{"problem": "x", "answer": 142.0},
                                                          {"problem": "y", "answer": 12.8}])
-    assert load_problems(ints).problems == [Problem("0", "1+6", "7"), Problem("1", "2+2", "4")]
-    assert [p.answer for p in load_problems(floats).problems] == ["142", "12.8"]
-    assert [p.id for p in load_problems(floats).problems] == ["0", "1"]  # no id column: the row index
+    assert load_specs(ints).problems == [Problem("0", "1+6", "7"), Problem("1", "2+2", "4")]
+    assert [p.answer for p in load_specs(floats).problems] == ["142", "12.8"]
+    assert [p.id for p in load_specs(floats).problems] == ["0", "1"]  # no id column: the row index
 
 
 def test_a_dataset_folder_loads_as_a_hub_dataset(tmp_path, monkeypatch):
@@ -78,41 +79,41 @@ def test_a_dataset_folder_loads_as_a_hub_dataset(tmp_path, monkeypatch):
     write_parquet(folder / "data" / "train-00000-of-00001.parquet", rows)
     expected = [Problem("test/a/1.json", "Half of one?", r"\frac{1}{2}"),
                 Problem("test/a/2.json", "Two plus two?", "4")]
-    assert load_problems(str(folder)).problems == expected  # auto: a folder is not a file
-    assert load_problems(folder, format="hub", split="train").problems == expected
-    from_solution = load_problems(folder, format="hub", fields={"solution": "solution"}).problems
+    assert load_specs(str(folder)).problems == expected  # auto: a folder is not a file
+    assert load_specs({"source": folder, "format": "hub", "split": "train"}).problems == expected
+    from_solution = load_specs({"source": folder, "format": "hub", "fields": {"solution": "solution"}}).problems
     assert [p.answer for p in from_solution] == [r"\frac{1}{2}", "4"]
     with pytest.raises(DataError, match="as a hub dataset"):
-        load_problems(folder, split="validation")
+        load_specs({"source": folder, "split": "validation"})
 
 
 def test_formats_and_splits_are_checked(tmp_path):
     path = write_json(tmp_path / "rows.json", ROWS)
     with pytest.raises(ValueError, match="unknown data format 'xml'; available: auto, json, jsonl, parquet, hub"):
-        load_problems(path, format="xml")
+        load_specs({"source": path, "format": "xml"})
     with pytest.raises(ValueError, match="split is for hub datasets only"):
-        load_problems(path, split="test")
+        load_specs({"source": path, "split": "test"})
     (tmp_path / "rows.txt").write_text("[]")
     with pytest.raises(DataError, match="cannot tell the format"):
-        load_problems(tmp_path / "rows.txt")
+        load_specs(tmp_path / "rows.txt")
     (tmp_path / "obj.json").write_text('{"prompt": "x"}')
     with pytest.raises(DataError, match="expected a JSON list of row objects"):
-        load_problems(tmp_path / "obj.json")
+        load_specs(tmp_path / "obj.json")
 
 
 def test_a_missing_file_is_named_with_a_hint_about_rlvr_data(tmp_path, monkeypatch):
     monkeypatch.delenv("RLVR_DATA", raising=False)
     with pytest.raises(FileNotFoundError, match=r"nowhere\.json"):
-        load_problems(tmp_path / "nowhere.json")
+        load_specs(tmp_path / "nowhere.json")
     with pytest.raises(FileNotFoundError, match="RLVR_DATA is not set"):
-        load_problems("data/train/deepscaler_level1.json")
+        load_specs("data/train/deepscaler_level1.json")
     monkeypatch.setenv("RLVR_DATA", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=re.escape(f"RLVR_DATA={tmp_path} has no train/x.json")):
-        load_problems(tmp_path / "train" / "x.json")
+        load_specs(tmp_path / "train" / "x.json")
     (tmp_path / "train").mkdir()
     write_json(tmp_path / "train" / "x.json", ROWS)
     with pytest.raises(FileNotFoundError, match=re.escape(f"did you mean {tmp_path / 'train' / 'x.json'}")):
-        load_problems("elsewhere/train/x.json")
+        load_specs("elsewhere/train/x.json")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -121,32 +122,33 @@ def test_a_missing_file_is_named_with_a_hint_about_rlvr_data(tmp_path, monkeypat
 
 def test_default_columns_and_field_mapping(tmp_path):
     questions = write_json(tmp_path / "q.json", [{"question": "Q?", "answer": "1", "unique_id": "u1"}])
-    assert load_problems(questions).problems == [Problem("u1", "Q?", "1")]
+    assert load_specs(questions).problems == [Problem("u1", "Q?", "1")]
     custom = write_json(tmp_path / "custom.json", [{"text": "Q?", "gold": 3, "key": 9, "answer": "label"}])
-    mapped = load_problems(custom, fields={"problem": "text", "answer": "gold", "id": "key"})
+    mapped = load_specs({"source": custom, "fields": {"problem": "text", "answer": "gold", "id": "key"}})
     assert mapped.problems == [Problem("9", "Q?", "3")]
     solutions = write_json(tmp_path / "sol.json", [{"problem": "P", "solution": r"\boxed{1} no, \boxed{\frac{1}{2}}."}])
-    assert load_problems(solutions).problems == [Problem("0", "P", r"\frac{1}{2}")]  # the last box; nested braces kept
+    assert load_specs(solutions).problems == [Problem("0", "P", r"\frac{1}{2}")]  # the last box; nested braces kept
     both = write_json(tmp_path / "both.json", [{"problem": "P", "answer": "A", "solution": r"\boxed{S}"}])
-    assert load_problems(both).problems[0].answer == "A"  # an answer column wins over a solution ...
-    assert load_problems(both, fields={"solution": "solution"}).problems[0].answer == "S"  # ... unless asked
+    assert load_specs(both).problems[0].answer == "A"  # an answer column wins over a solution ...
+    asked = load_specs({"source": both, "fields": {"solution": "solution"}})
+    assert asked.problems[0].answer == "S"  # ... unless asked
     with pytest.raises(ValueError, match="name one"):
-        load_problems(both, fields={"answer": "answer", "solution": "solution"})
+        load_specs({"source": both, "fields": {"answer": "answer", "solution": "solution"}})
     with pytest.raises(ValueError, match="unknown field.*'gold_answer'.*available: problem, answer, id, solution"):
-        load_problems(both, fields={"gold_answer": "answer"})
+        load_specs({"source": both, "fields": {"gold_answer": "answer"}})
 
 
 def test_a_missing_column_names_the_column_the_file_and_its_columns(tmp_path):
     path = write_json(tmp_path / "rows.json", ROWS)
     expected = f"column 'gold' (fields.answer) is not in {path}; its columns are: id, prompt, answer"
     with pytest.raises(DataError, match=re.escape(expected)):
-        load_problems(path, fields={"answer": "gold"})
+        load_specs({"source": path, "fields": {"answer": "gold"}})
     no_problem = write_json(tmp_path / "np.json", [{"text": "x", "answer": "1"}])
     with pytest.raises(DataError, match="no problem column.*problem, prompt, question.*its columns are: text, answer"):
-        load_problems(no_problem)
+        load_specs(no_problem)
     no_answer = write_json(tmp_path / "na.json", [{"prompt": "x"}])
     with pytest.raises(DataError, match="neither an answer nor a solution column"):
-        load_problems(no_answer)
+        load_specs(no_answer)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -166,22 +168,22 @@ BAD_ROWS = [
 def test_a_bad_row_is_an_error_naming_file_row_and_id(tmp_path):
     path = write_json(tmp_path / "labels.json", BAD_ROWS)
     with pytest.raises(DataError, match=re.escape(f"{path} row 1 (id '11'): empty answer; pass on_bad_row='skip'")):
-        load_problems(path)
+        load_specs(path)
     with pytest.raises(DataError, match=r"row 0 \(id '12'\): missing answer"):
-        load_problems(write_json(tmp_path / "null.json", BAD_ROWS[2:3]))
+        load_specs(write_json(tmp_path / "null.json", BAD_ROWS[2:3]))
     with pytest.raises(DataError, match=r"row 1 \(id '15'\): missing problem"):  # a row without the key
-        load_problems(write_json(tmp_path / "noprob.json", BAD_ROWS[4:]))
+        load_specs(write_json(tmp_path / "noprob.json", BAD_ROWS[4:]))
     no_box = write_json(tmp_path / "nobox.json", [{"problem": "P", "solution": "I think it is 4."}])
     with pytest.raises(DataError, match=r"row 0 \(id '0'\): missing answer \(the last \\boxed\{\} of the solution\)"):
-        load_problems(no_box)
+        load_specs(no_box)
     with pytest.raises(ValueError, match="unknown on_bad_row 'ignore'; available: error, skip"):
-        load_problems(path, on_bad_row="ignore")
+        load_specs(path, on_bad_row="ignore")
 
 
 def test_skipping_bad_rows_counts_them_and_warns_once_per_file(tmp_path, caplog):
     path = write_json(tmp_path / "labels.json", BAD_ROWS)
-    with caplog.at_level(logging.WARNING, logger="rlvr.data.loaders"):
-        loaded = load_problems(path, on_bad_row="skip")
+    with caplog.at_level(logging.WARNING, logger="rlvr.data.rows"):
+        loaded = load_specs(path, on_bad_row="skip")
     assert loaded == ([Problem("10", "fine", "1"), Problem("14", "fine too", "0")], 4)
     assert len(caplog.records) == 1
     message = caplog.records[0].getMessage()
@@ -191,29 +193,29 @@ def test_skipping_bad_rows_counts_them_and_warns_once_per_file(tmp_path, caplog)
 
 def test_limit_keeps_the_first_usable_rows(tmp_path):
     path = write_json(tmp_path / "labels.json", BAD_ROWS)
-    assert [p.id for p in load_problems(path, on_bad_row="skip", limit=2).problems] == ["10", "14"]
-    assert load_problems(path, limit=1).problems == [Problem("10", "fine", "1")]  # row 1 is never read
+    assert [p.id for p in load_specs(path, on_bad_row="skip", limit=2).problems] == ["10", "14"]
+    assert load_specs(path, limit=1).problems == [Problem("10", "fine", "1")]  # row 1 is never read
     with pytest.raises(ValueError, match="limit must be >= 1"):
-        load_problems(path, limit=0)
+        load_specs(path, limit=0)
 
 
 def test_duplicate_ids_name_both_rows(tmp_path):
     rows = [{"id": 1, "prompt": "x", "answer": "1"}, {"id": "1", "prompt": "y", "answer": "2"}]  # 1 and "1": one id
     path = write_json(tmp_path / "dup.json", rows)
     with pytest.raises(DataError, match=re.escape(f"duplicate id '1': {path} row 0 and {path} row 1")):
-        load_problems(path)
+        load_specs(path)
 
 
 def test_several_files_prefix_ids_with_the_file_stem(tmp_path):
     rows = [{"id": "0", "prompt": "x", "answer": "1"}, {"id": "1", "prompt": "y", "answer": "2"}]
     first, second = write_json(tmp_path / "level1.json", rows), write_json(tmp_path / "level2.json", rows)
-    ids = [p.id for p in load_problems([first, second]).problems]
+    ids = [p.id for p in load_specs([first, second]).problems]
     assert ids == ["level1/0", "level1/1", "level2/0", "level2/1"]
-    assert [p.id for p in load_problems([first]).problems] == ["0", "1"]  # one file: ids as written
+    assert [p.id for p in load_specs([first]).problems] == ["0", "1"]  # one file: ids as written
     for folder in ("A", "B"):  # the paper's layout: DeepScaleR_Difficulty_Level_<n>/train.json
         (tmp_path / folder).mkdir()
     same_stem = [write_json(tmp_path / folder / "train.json", rows) for folder in ("A", "B")]
-    assert [p.id for p in load_problems(same_stem).problems] == ["A/train/0", "A/train/1", "B/train/0", "B/train/1"]
+    assert [p.id for p in load_specs(same_stem).problems] == ["A/train/0", "A/train/1", "B/train/0", "B/train/1"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -252,14 +254,29 @@ def test_load_problem_set_from_a_config_node(tmp_path):
         load_problem_set(name="toy", train={"source": str(train[0])})  # on_bad_row defaults to error
 
 
+def test_one_shot_repeats_one_problem_of_the_data_or_of_a_source(tmp_path):
+    rows = [{"id": "0", "prompt": "x", "answer": "1"}, {"id": "1", "prompt": "y", "answer": "2"}]
+    first, second = write_json(tmp_path / "level1.json", rows), write_json(tmp_path / "level2.json", rows)
+    data = load_problem_set(name="toy", train={"source": [str(first), str(second)]}, heldout={"source": str(first)})
+    shot = one_shot(data, row_id="level2/1", copies=2)
+    assert shot.name == "toy/one_shot:level2/1" and shot.heldout == data.heldout
+    assert shot.train == (Problem("level2/1#0", "y", "2"), Problem("level2/1#1", "y", "2"))
+    # from a source of its own (one_shot_example.source), keeping the data's held-out problems
+    from_source = one_shot(data, source={"source": str(second)}, row_id=1, copies=1)
+    assert from_source.train == (Problem("1#0", "y", "2"),) and from_source.heldout == data.heldout
+    with pytest.raises(DataError, match="ambiguous: it matches level1/1, level2/1"):
+        one_shot(data, row_id="1", copies=1)
+
+
 def test_write_problems_json_round_trips(tmp_path):
     path = write_problems_json(tmp_path / "out" / "p.json", EXPECTED)
-    assert load_problems(path).problems == EXPECTED
+    assert load_specs(path).problems == EXPECTED
     assert json.loads(path.read_text())[0] == {"id": "a", "prompt": "1+6", "answer": "7"}
 
 
-def test_doctests():
-    result = doctest.testmod(loaders)
+@pytest.mark.parametrize("module", [sources, rows, loaders])
+def test_doctests(module):
+    result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
 
 
@@ -269,7 +286,7 @@ def test_doctests():
 
 @pytest.fixture(scope="module")
 def deepscaler():
-    return load_problems(LEVELS)
+    return load_specs(LEVELS)
 
 
 @needs_data
@@ -304,7 +321,7 @@ def test_one_shot_is_the_wind_pressure_problem_repeated(deepscaler):
     "name,rows", [("math500.json", 500), ("math500_with_subject_level.jsonl", 500), ("amc.json", 83), ("aime24.json", 30), ("aime25.json", 30)]
 )
 def test_eval_sets_load_with_the_default_field_rules(name, rows):
-    problems = load_problems(DATA / "eval" / name).problems
+    problems = load_specs(DATA / "eval" / name).problems
     assert len(problems) == rows and len({p.id for p in problems}) == rows
     assert all(p.problem.strip() and p.answer.strip() for p in problems)
     if name == "aime25.json":

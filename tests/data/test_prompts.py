@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import compose_config
-from rlvr.data.prompts import encode_prompt, format_prompt
+from conftest import compose_run
+from rlvr.data.prompts import encode_prompt, format_prompt, resolve_prompt
 from rlvr.models.tiny import build_char_tokenizer
 
 QWEN_MATH_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -22,7 +22,7 @@ def chat_tokenizer():
 
 
 def test_qwen_math_prompt_is_one_user_message_under_the_templates_default_system_prompt():
-    prompt_cfg = compose_config("model=qwen2.5_math_7b").model.prompt
+    prompt_cfg = resolve_prompt(compose_run("model=qwen2.5_math_7b").model.prompt)
     text = format_prompt("What is 1+1?", prompt_cfg, chat_tokenizer())
     assert text == (
         f"<|im_start|>system\n{QWEN_MATH_SYSTEM}<|im_end|>\n"
@@ -31,7 +31,7 @@ def test_qwen_math_prompt_is_one_user_message_under_the_templates_default_system
 
 
 def test_base_models_get_the_r1_template_and_no_chat_markup():
-    prompt_cfg = compose_config("model=olmo2_7b").model.prompt
+    prompt_cfg = resolve_prompt(compose_run("model=olmo2_7b").model.prompt)
     text = format_prompt("What is 1+1?", prompt_cfg, chat_tokenizer())
     assert text.startswith("A conversation between User and Assistant.")
     assert "<answer> answer here </answer>" in text
@@ -40,7 +40,7 @@ def test_base_models_get_the_r1_template_and_no_chat_markup():
 
 def test_a_chat_prompt_gets_no_second_set_of_special_tokens():
     tokenizer = chat_tokenizer()
-    chat = compose_config("model=qwen2.5_math_7b").model.prompt
-    plain = compose_config().model.prompt  # the tiny model's "{problem}=" template
+    chat = resolve_prompt(compose_run("model=qwen2.5_math_7b").model.prompt)
+    plain = resolve_prompt(compose_run().model.prompt)  # the tiny model's "{problem}=" template
     assert tokenizer.decode(encode_prompt("1+1", chat, tokenizer)) == format_prompt("1+1", chat, tokenizer)
     assert tokenizer.decode(encode_prompt("1+1", plain, tokenizer), skip_special_tokens=True) == "1+1="

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import DATA_DIR, compose_config
+from conftest import DATA_DIR, compose_run
+from rlvr.config import EvalConfig
 from rlvr.data import DataError, Problem
 from rlvr.evaluate import build_benchmark, load_benchmarks
 from rlvr.rewards import grade_answers
@@ -20,7 +21,7 @@ PAPER = {  # name: (problems, samples, temperature, pass@k)
 
 
 def benchmarks(*overrides):
-    return {b.name: b for b in load_benchmarks(compose_config(*overrides).eval)}
+    return {b.name: b for b in load_benchmarks(compose_run(*overrides).eval)}
 
 
 @pytest.mark.parametrize("name", PAPER)
@@ -46,7 +47,7 @@ def test_limit_takes_the_first_problems():
 
 
 def test_the_tiny_models_default_benchmark_is_its_datas_held_out_set():
-    cfg = compose_config()
+    cfg = compose_run()
     [bench] = load_benchmarks(cfg.eval)
     assert bench.name == "heldout" and len(bench.problems) == cfg.data.heldout_size == 200
     assert (bench.samples, bench.temperature, bench.max_new_tokens) == (1, 0.0, cfg.algorithm.max_response_len)
@@ -103,16 +104,16 @@ def test_a_benchmark_file_with_its_own_columns(tmp_path):
 
 def test_no_benchmarks_is_an_error():
     with pytest.raises(ValueError, match="no benchmarks"):
-        load_benchmarks({"benchmarks": {}})
+        load_benchmarks(EvalConfig(name="none", benchmarks={}))
 
 
 def test_a_data_benchmark_reuses_the_problem_set_already_built_from_the_same_config():
     from rlvr.data import ProblemSet
 
-    cfg = compose_config()
+    cfg = compose_run()
     built = ProblemSet("arithmetic", train=(Problem("t", "1+1", "2"),), heldout=(Problem("h", "2+2", "4"),))
     [bench] = load_benchmarks(cfg.eval, built_data=(cfg.data, built))
     assert bench.problems == built.heldout  # not generated again
-    other = compose_config("data.seed=1")  # another data config: built from its own config
+    other = compose_run("data.seed=1")  # another data config: built from its own config
     [bench] = load_benchmarks(cfg.eval, built_data=(other.data, built))
     assert len(bench.problems) == 200 and bench.problems != built.heldout

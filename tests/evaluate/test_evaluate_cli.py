@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import DATA_DIR, compose_config, run_module
+from conftest import DATA_DIR, compose_run, run_module
 from rlvr.evaluate import RECORD_COLUMNS
 
 needs_data = pytest.mark.skipif(not (DATA_DIR / "eval").is_dir(), reason=f"no eval data under {DATA_DIR}")
@@ -65,14 +65,14 @@ def test_a_checkpoint_on_every_paper_benchmark(tmp_path, tiny_path):
 
 
 def test_a_checkpoint_from_another_models_run_is_refused(tmp_path, tiny_path):
-    from rlvr.evaluate.__main__ import model_path_for
+    from rlvr.build import evaluated_model_path
 
     checkpoint = fake_run(tmp_path, tiny_path, "qwen2.5_math_7b")
-    cfg = compose_config(f"checkpoint={checkpoint}")
+    cfg = compose_run(f"checkpoint={checkpoint}")
     with pytest.raises(ValueError, match=r"trained from model 'qwen2.5_math_7b'.*add model=qwen2.5_math_7b"):
-        model_path_for(cfg)
+        evaluated_model_path(cfg)
     with pytest.raises(FileNotFoundError, match=r"no config.json there"):
-        model_path_for(compose_config(f"checkpoint={tmp_path / 'nothing'}"))
+        evaluated_model_path(compose_run(f"checkpoint={tmp_path / 'nothing'}"))
 
 
 def test_doctests():

@@ -6,13 +6,14 @@ import doctest
 
 import pytest
 
-from conftest import CharTokenizer, ScriptedEngine, compose_config
+from conftest import CharTokenizer, ScriptedEngine, compose_run
+from rlvr.config import PromptConfig, PromptFormat
 from rlvr.data import Problem
-from rlvr.data.prompts import format_prompt, resolve_prompt
+from rlvr.data.prompts import Prompt, format_prompt, resolve_prompt
 from rlvr.evaluate import Benchmark, evaluate_benchmarks, summarize_benchmarks
 from rlvr.evaluate import runner as runner_module
 
-TEMPLATE = {"style": "template", "template": "Q: {problem}\nA:", "answer_format": "boxed", "stop": []}
+TEMPLATE = PromptFormat(style="template", template="Q: {problem}\nA:", answer_format="boxed", stop=[])
 PROBLEMS = (Problem("p1", "1+1", "2"), Problem("p2", "half of 1", r"\frac{1}{2}"), Problem("p3", "3*3", "9"))
 RESPONSES = {
     "Q: 1+1\nA:": [r"\boxed{2}", "```python\nprint(1+1)\n```\nso \\boxed{3}", ("It is \\boxed{2", "length"), "two"],
@@ -71,7 +72,7 @@ def test_a_response_prefix_is_part_of_the_prompt_not_of_the_graded_response():
     prefix = "Let's solve this using Python."
     responses = {f"Q: 1+1\nA:{prefix}": [r" 1+1 \boxed{2}"]}
     engine = ScriptedEngine(CharTokenizer(), responses)
-    prompt = resolve_prompt(TEMPLATE, {"name": "python_prefix", "response_prefix": prefix})
+    prompt = resolve_prompt(TEMPLATE, PromptConfig(name="python_prefix", response_prefix=prefix))
     greedy = Benchmark("toy", 1, PROBLEMS[:1], "test", samples=1, temperature=0.0, top_p=1.0, max_new_tokens=32, pass_k=(1,))
     [record] = evaluate_benchmarks(engine, CharTokenizer(), [greedy], prompt, progress=False)
     assert engine.prompts == [f"Q: 1+1\nA:{prefix}"]
@@ -98,9 +99,9 @@ class ChatTokenizer(CharTokenizer):
 
 
 def prompt_text(prompt_name, model="qwen2.5_math_7b", problem="What is 1+1?"):
-    cfg = compose_config(f"model={model}", f"prompt={prompt_name}")
+    cfg = compose_run(f"model={model}", f"prompt={prompt_name}")
     resolved = resolve_prompt(cfg.model.prompt, cfg.prompt)
-    return resolved, format_prompt(problem, resolved, ChatTokenizer())
+    return resolved.describe(), format_prompt(problem, resolved, ChatTokenizer())
 
 
 def test_default_prompt_is_the_models_own():
@@ -141,7 +142,7 @@ def test_python_prefix_keeps_the_models_prompt_and_starts_the_response():
 
 def test_a_template_without_a_placeholder_is_an_error():
     with pytest.raises(ValueError, match="no {problem} placeholder"):
-        format_prompt("1+1", {"style": "template", "template": "Solve it."})
+        format_prompt("1+1", Prompt(style="template", template="Solve it."))
 
 
 def test_doctests():

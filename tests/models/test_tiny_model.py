@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+from conftest import compose_run
 from rlvr.models import load_tokenizer
 from rlvr.models.tiny import build_char_tokenizer, ensure_tiny_model
 
@@ -26,19 +27,21 @@ def test_warm_started_model_is_qwen2_of_the_right_size_with_signal(tiny, tiny_pa
     assert 0.2 < report["heldout_accuracy"] < 0.9, report
 
 
-def test_cache_is_reused(default_cfg, tiny_path):
+def test_cache_is_reused(tiny_path):
     built_at = (tiny_path / "model.safetensors").stat().st_mtime_ns
-    again = ensure_tiny_model(default_cfg.model.tiny, default_cfg.model.prompt, default_cfg.paths.cache_dir)
+    cfg = compose_run()
+    again = ensure_tiny_model(cfg.model.tiny, cfg.model.prompt, cfg.paths.cache_dir)
     assert again == tiny_path and (tiny_path / "model.safetensors").stat().st_mtime_ns == built_at  # not rebuilt
 
 
-def test_cache_key_follows_the_spec(default_cfg, tmp_path):
-    from omegaconf import OmegaConf
+def test_cache_key_follows_the_spec(tmp_path):
+    from dataclasses import replace
 
     from rlvr.models.tiny import tiny_cache_key
 
-    spec = OmegaConf.to_container(default_cfg.model.tiny)
-    changed = {**spec, "warmup": {**spec["warmup"], "max_steps": spec["warmup"]["max_steps"] + 1}}
-    prompt = OmegaConf.to_container(default_cfg.model.prompt)
+    cfg = compose_run()
+    spec = cfg.model.tiny
+    changed = replace(spec, warmup=replace(spec.warmup, max_steps=spec.warmup.max_steps + 1))
+    prompt = cfg.model.prompt
     assert tiny_cache_key(spec, prompt) == tiny_cache_key(spec, prompt)
     assert tiny_cache_key(spec, prompt) != tiny_cache_key(changed, prompt)

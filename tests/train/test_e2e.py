@@ -110,7 +110,7 @@ def test_local_multirun_sweep(train_cmd):
 def test_a_model_loads_from_a_local_path(train_cmd, tiny_path):
     """A real model is a hub name or a directory; here the warm-started tiny model's directory."""
     cmd, root = train_cmd
-    run_module(cmd + ["~model.tiny", f"model.name_or_path={tiny_path}", "model.name=local", "trainer.total_steps=1"])
+    run_module(cmd + ["model.tiny=null", f"model.name_or_path={tiny_path}", "model.name=local", "trainer.total_steps=1"])
     [run] = run_dirs(root)
     assert json.loads((run / "meta.json").read_text())["model_path"] == str(tiny_path)
 

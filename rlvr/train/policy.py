@@ -1,10 +1,18 @@
-"""DeepSpeed: the engine's config from ours, the policy under ZeRO, and full weights out of it."""
+"""The policy under DeepSpeed: its config from ours, loading (partitioned under ZeRO-3), full weights out
+of it, the frozen reference, and checkpoints."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
 from typing import Any, Iterator
 
 import torch
+
+from rlvr.config import AlgorithmConfig, ModelConfig, TrainerConfig
+from rlvr.hf import load_causal_lm
+from rlvr.train import distributed as D
 
 
 def deepspeed_config(
@@ -35,8 +43,6 @@ def load_policy(path: str, ds_config: dict[str, Any], *, dtype: str, trust_remot
     no rank ever holds a 7B model whole."""
     from transformers.integrations import HfDeepSpeedConfig
 
-    from rlvr.models import load_causal_lm
-
     # Must stay referenced while from_pretrained runs: transformers keeps only a weak reference to it.
     hf_ds_config = HfDeepSpeedConfig(ds_config) if ds_config["zero_optimization"]["stage"] == 3 else None
     model = load_causal_lm(path, dtype=dtype, trust_remote_code=trust_remote_code)
@@ -45,6 +51,38 @@ def load_policy(path: str, ds_config: dict[str, Any], *, dtype: str, trust_remot
         model.gradient_checkpointing_enable()
     model.config.use_cache = False
     return model
+
+
+def init_policy(model_path: str, model: ModelConfig, algorithm: AlgorithmConfig, trainer: TrainerConfig, world_size: int):
+    """The trainable policy as a DeepSpeed engine with AdamW (a constant learning rate, as in the paper):
+    one optimizer step per mini-batch of ``algorithm.mini_batch_size`` samples over all ranks."""
+    import deepspeed
+
+    ds_config = deepspeed_config(
+        mini_batch_size=algorithm.mini_batch_size,
+        micro_batch_size=trainer.micro_batch_size,
+        world_size=world_size,
+        zero_stage=trainer.zero_stage,
+        grad_clip=algorithm.grad_clip,
+        dtype=model.dtype,
+    )
+    module = load_policy(
+        model_path,
+        ds_config,
+        dtype=model.dtype,
+        trust_remote_code=model.trust_remote_code,
+        gradient_checkpointing=model.gradient_checkpointing,
+    )
+    optimizer = torch.optim.AdamW(
+        module.parameters(), lr=algorithm.lr, betas=tuple(algorithm.betas), weight_decay=algorithm.weight_decay
+    )
+    engine, *_ = deepspeed.initialize(model=module, optimizer=optimizer, config=ds_config)
+    return engine, ds_config
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    """Parameters of the whole model, also when ZeRO-3 holds only a partition of each on this rank."""
+    return sum(getattr(p, "ds_numel", p.numel()) for p in module.parameters())
 
 
 def full_parameters(module: torch.nn.Module, chunk_numel: int = 2**28) -> Iterator[tuple[str, torch.Tensor]]:
@@ -87,3 +125,24 @@ def load_reference(path: str, ds_config: dict[str, Any], *, dtype: str, trust_re
     engine, *_ = deepspeed.initialize(model=model, config=config)
     engine.eval()
     return engine
+
+
+def replicas_identical(module: torch.nn.Module) -> bool:
+    """Do all ranks hold the same full weights? (Each rank hashes what it gathers; rank 0 compares.)"""
+    digest = hashlib.sha256()
+    for name, tensor in full_parameters(module):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    digests = D.gather_to_main(digest.hexdigest())
+    return D.broadcast_from_main(digests is not None and len(set(digests)) == 1)
+
+
+def save_checkpoint(module: torch.nn.Module, tokenizer: Any, staging: Path, state: dict[str, Any], *, is_main: bool) -> None:
+    """HF-format weights, tokenizer and ``trainer_state.json`` into ``staging`` (collective: every rank
+    gathers its partitions; rank 0 writes)."""
+    state_dict = {name: tensor.detach().cpu().clone() for name, tensor in full_parameters(module)}
+    if is_main:
+        module.save_pretrained(staging, state_dict=state_dict)
+        tokenizer.save_pretrained(staging)
+        (staging / "trainer_state.json").write_text(json.dumps(state) + "\n")
+    D.barrier()

@@ -1,121 +1,33 @@
-"""Figures 2 and 3: accuracy over training steps, and the curve code every figure of this kind shares.
+"""The curve code every figure of training curves shares: runs selected by config keys, per-run curves,
+gains, and the figure.
 
-The shared pieces: ``curve_frame`` turns rows of ``RunData.metrics`` into tidy per-run curves (raw and
-smoothed as the paper's App. A.5 says), ``plot_curves`` draws them (one subplot per metric and panel key,
-one line per value of a key), ``gain_table`` gives each group's gain from step 0 to the last evaluated
-step with a bootstrap interval over seeds. ``fig1``, ``fig6`` and the ablations (``fig8`` .. ``fig16``)
-select their runs and call these.
+``curve_frame`` turns rows of ``RunData.metrics`` into tidy per-run curves (raw and smoothed as the paper's
+App. A.5 says), ``plot_curves`` draws them (one subplot per metric and panel key, one line per value of a
+key), ``gain_table`` gives each group's gain from step 0 to the last evaluated step with a bootstrap
+interval over seeds. ``fig1``, ``fig2_fig3``, ``fig6`` and the ablations (``fig8`` .. ``fig16``) select
+their runs with ``signal_runs`` / ``one_run_per_config`` (or ``require``: ``MissingRuns`` saying which runs
+would make them) and call these. Names, orders and colours come from ``analysis.names``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from analysis import paper
-from analysis.artifacts import Built, MissingRuns, artifact, save_figure, save_table
+from analysis.artifacts import Built, MissingRuns, save_figure, save_table
 from analysis.load import RunData
+from analysis.names import LINE_NAMES, as_key, colours, display, is_missing, metric_label, ordered, sort_by
 from analysis.stats import mean_with_ci, smooth_curve
 
-# The six training signals of Figures 1-3, in the paper's order (bars left to right, legend top to bottom).
+# The six training signals of Figures 1-3 (in the paper's order: ``analysis.names.ORDERS``).
 FIG1_REWARDS = ("ground_truth", "majority_vote", "one_shot", "format", "incorrect", "random")
 # What makes two runs "the same run": every config key but the experiment, because sweeps overlap (fig1's
 # Qwen2.5-Math-7B runs are fig2's too, and the tiny_fig1/2/3 sweeps are identical).
 CONFIG_KEYS = ("model", "reward", "gamma", "clip", "algorithm", "seed", "prompt")
-
-MODEL_NAMES = {
-    "qwen2.5_math_7b": "Qwen2.5-Math-7B", "qwen2.5_math_1.5b": "Qwen2.5-Math-1.5B",
-    "qwen2.5_7b": "Qwen2.5-7B", "qwen2.5_1.5b": "Qwen2.5-1.5B",
-    "olmo2_7b": "OLMo2-7B", "olmo2_7b_sft": "OLMo2-7B-SFT",
-    "llama3.1_8b": "Llama3.1-8B", "llama3.1_8b_instruct": "Llama3.1-8B-Instruct",
-    "llama3.2_3b": "Llama3.2-3B", "llama3.2_3b_instruct": "Llama3.2-3B-Instruct",
-    "tiny": "tiny model",
-}  # fmt: skip
-REWARD_NAMES = {
-    "ground_truth": "Ground truth", "majority_vote": "Majority vote", "one_shot": "One-shot RL",
-    "format": "Format", "incorrect": "Incorrect", "random": "Random", "python": "Python",
-    "no_repetition": "No repetition", "ground_truth_no_python": "Ground truth + no Python",
-    "format_no_python": "Format + no Python",
-}  # fmt: skip
-CLIP_NAMES = {
-    "standard": "standard clip", "higher": "clip-higher", "none": "no clipping",
-    "no_old_logprob": "no clipping (paper's code)", "one_update_minibatch": "one update (big mini-batch)",
-    "one_update_rollout": "one update (small rollout)",
-}  # fmt: skip
-BENCHMARK_NAMES = {
-    "math500": "MATH-500", "amc": "AMC", "aime24": "AIME 2024", "aime25": "AIME 2025", "heldout": "held-out",
-}  # fmt: skip
-METRIC_NAMES = {
-    "accuracy": "accuracy", "code_rate": "code reasoning rate",
-    "actor/clip_frac": "clipped tokens", "actor/clip_frac_low": "clipped tokens, low side (A<0, r<1-ε)",
-    "actor/clip_frac_high": "clipped tokens, high side (A>0, r>1+ε)",
-}  # fmt: skip
-# Legend titles: what a line stands for.
-LINE_NAMES = {"reward": "training signal", "gamma": "random reward's γ", "clip": "clipping", "model": "model"}
-# The order lines, bars and panels appear in (and so their colours): the paper's where it has one.
-ORDERS = {"model": [*paper.MODEL_ORDER, "tiny"], "reward": list(REWARD_NAMES), "clip": list(CLIP_NAMES)}
-
-
-def display(key: str, value: Any) -> str:
-    """How a key's value is written in figures.
-
-    >>> display("model", "qwen2.5_math_7b"), display("gamma", 0.3), display("seed", 2), display("model", "new_one")
-    ('Qwen2.5-Math-7B', 'γ = 0.3', 'seed 2', 'new_one')
-    """
-    if key == "gamma":
-        return "γ = default" if _missing(value) else f"γ = {value:g}"
-    if key == "seed":
-        return f"seed {value}"
-    names = {"model": MODEL_NAMES, "reward": REWARD_NAMES, "clip": CLIP_NAMES, "benchmark": BENCHMARK_NAMES}
-    return names.get(key, {}).get(value, str(value))
-
-
-def metric_label(column: str) -> str:
-    """A metric column as an axis label.
-
-    >>> metric_label("eval/math500/accuracy"), metric_label("eval/amc/code_rate"), metric_label("actor/clip_frac")
-    ('MATH-500 accuracy', 'AMC code reasoning rate', 'clipped tokens')
-    """
-    if column.startswith("eval/"):
-        _, benchmark, name = column.split("/", 2)
-        return f"{display('benchmark', benchmark)} {METRIC_NAMES.get(name, name)}"
-    return METRIC_NAMES.get(column, column)
-
-
-def ordered(key: str, values: Iterable[Any]) -> list[Any]:
-    """Distinct values in the paper's order for ``key`` (unknown ones after, as they come; numbers sorted).
-
-    >>> ordered("reward", ["random", "format", "brand_new", "ground_truth"])
-    ['ground_truth', 'format', 'random', 'brand_new']
-    >>> ordered("gamma", [0.7, 0.0, 0.3])
-    [0.0, 0.3, 0.7]
-    """
-    distinct = list(dict.fromkeys(map(_key, values)))
-    known = ORDERS.get(key)
-    if known is None:
-        try:
-            return sorted(distinct)
-        except TypeError:  # mixed None and numbers
-            return distinct
-    return sorted(distinct, key=lambda v: known.index(v) if v in known else len(known))
-
-
-def colours(key: str, values: Sequence[Any]) -> dict[Any, str]:
-    """A colour per value: a known value's place in the paper's order, so that a reward (or model, or clip
-    setting) has one colour in every figure; otherwise the place among ``values``.
-
-    >>> colours("reward", ["random", "format"]), colours("gamma", [0.0, 0.5])
-    ({'random': 'C5', 'format': 'C3'}, {0.0: 'C0', 0.5: 'C1'})
-    """
-    known = ORDERS.get(key, [])
-    if all(v in known for v in values):
-        return {v: f"C{known.index(v) % 10}" for v in values}
-    return {v: f"C{i % 10}" for i, v in enumerate(values)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -254,17 +166,6 @@ def gain_table(metrics: pd.DataFrame, column: str, keys: Sequence[str]) -> pd.Da
     return sort_by(table, keys)[[*keys, "start", "end", "gain", "low", "high", "n"]]
 
 
-def sort_by(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Rows in the paper's order of each key (``ordered``), the first key first."""
-    orders = {k: ordered(k, table[k]) for k in keys}
-
-    def rank(i: int) -> tuple[int, ...]:
-        return tuple(orders[k].index(_key(table[k].iloc[i])) for k in keys)
-
-    order = sorted(range(len(table)), key=rank)
-    return table.iloc[order].reset_index(drop=True)
-
-
 # --------------------------------------------------------------------------------------------------
 # Drawing.
 
@@ -323,7 +224,7 @@ def _panel_values(curves: pd.DataFrame, panels: Sequence[str]) -> list[tuple]:
     if not panels:
         return [()]
     cells = pd.DataFrame(curves[list(panels)].drop_duplicates().to_numpy(), columns=list(panels))
-    return [tuple(map(_key, row)) for row in sort_by(cells, panels).itertuples(index=False, name=None)]
+    return [tuple(map(as_key, row)) for row in sort_by(cells, panels).itertuples(index=False, name=None)]
 
 
 def _matches(frame: pd.DataFrame, keys: Sequence[str], values: tuple) -> pd.Series:
@@ -334,63 +235,15 @@ def _matches(frame: pd.DataFrame, keys: Sequence[str], values: tuple) -> pd.Seri
 
 
 def _equal(column: pd.Series, value: Any) -> pd.Series:
-    return column.isna() if _missing(value) else column == value
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
-
-
-def _key(value: Any) -> Any:
-    """A value as a dict key or list item: NaN != NaN, so every missing value becomes None."""
-    return None if _missing(value) else value
+    return column.isna() if is_missing(value) else column == value
 
 
 def save_curves(built: Built, curves: pd.DataFrame, fig: Figure, out: Path, name: str) -> Built:
-    """Save a curve figure and its table (``<name>`` and ``<name>_curves``) into ``built``."""
+    """Save a curve figure and its table (``<name>`` and ``<name>_curves``) into ``built``, with its runs."""
+    built.runs.update(curves["run_id"])
     built.files += save_figure(fig, out, name)
     built.figures[name] = fig
     table = curves.drop(columns=["run_id"])
     built.files += save_table(table, out, f"{name}_curves", floatfmt=".4f")
     built.tables[f"{name}_curves"] = table
     return built
-
-
-# --------------------------------------------------------------------------------------------------
-# Figures 2 and 3.
-
-
-def _family_curves(data: RunData, qwen: bool, experiment: str) -> pd.DataFrame:
-    metrics = signal_runs(data)
-    is_qwen = metrics["model"].astype(str).str.startswith(("qwen", "tiny"))
-    # The tiny model stands in for the Qwen family, so tiny_fig3's runs are drawn in fig2, never in fig3.
-    family = "the Qwen models (or the tiny one)" if qwen else "OLMo 2 / Llama 3 models"
-    needs = f"training runs of the six rewards (clip=standard, algorithm=grpo) on {family}"
-    metrics = require(metrics[is_qwen == qwen], needs, experiment, tiny=qwen)
-    columns = accuracy_columns(metrics)
-    metrics = one_run_per_config(metrics, columns[0]) if columns else metrics.iloc[0:0]
-    return require(curve_frame(metrics, columns, ["model", "reward"]), f"{needs}, evaluated", experiment, tiny=qwen)
-
-
-def _build_family(data: RunData, out: Path, name: str, qwen: bool) -> Built:
-    curves = _family_curves(data, qwen, name)
-    benchmarks = " and ".join(display("benchmark", b) for b in dict.fromkeys(curves["benchmark"]))
-    title = f"{benchmarks} accuracy over training, per model and training signal"
-    fig = plot_curves(curves, line="reward", panels=("model",), title=title)
-    return save_curves(Built(name, FAMILY_TITLES[name]), curves, fig, out, name)
-
-
-FAMILY_TITLES = {
-    "fig2": "MATH-500 and AMC over training, Qwen models, per reward",
-    "fig3": "MATH-500 and AMC over training, OLMo 2 / Llama 3 models, per reward",
-}
-
-
-@artifact("fig2", FAMILY_TITLES["fig2"])
-def build_fig2(data: RunData, out: Path) -> Built:
-    return _build_family(data, out, "fig2", qwen=True)
-
-
-@artifact("fig3", FAMILY_TITLES["fig3"])
-def build_fig3(data: RunData, out: Path) -> Built:
-    return _build_family(data, out, "fig3", qwen=False)

@@ -1,0 +1,152 @@
+"""The trainer's update and step, in-process: a tiny Qwen2 built here, DeepSpeed ZeRO-3 in a world of one,
+and a scripted rollout engine, so every number below follows from the scripted rollout by hand.
+
+The script: four prompts, each with a group of four responses. The first response of a group is right
+(``\\boxed{5}``: 9 characters + EOS = 10 tokens), the three others wrong and longer (``the sum is
+\\boxed{7}``: 20 + 1 = 21 tokens). Ground-truth rewards [1, 0, 0, 0] in every group give GRPO advantages
+(r - 0.25) / 0.5 = [1.5, -0.5, -0.5, -0.5] (unbiased std: sqrt((0.75^2 + 3 * 0.25^2) / 3) = 0.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from conftest import compose_run
+from rlvr.config import TinyArch
+from rlvr.data import Problem
+from rlvr.data.prompts import resolve_prompt
+from rlvr.rewards import build_reward
+from rlvr.rollout import Completion, RolloutEngine
+from rlvr.train import distributed as D
+from rlvr.train.loop import GRPOTrainer, TrainingParts
+from rlvr.train.plan import plan_step
+from rlvr.train.policy import init_policy
+from rlvr.train.rundir import RunDir
+
+RIGHT, WRONG = r"\boxed{5}", r"the sum is \boxed{7}"
+PROBLEMS = [Problem(f"p{i}", f"{i}+{5 - i}", "5") for i in range(4)]
+ADVANTAGES = [1.5, -0.5, -0.5, -0.5]
+LENGTHS = [len(RIGHT) + 1, len(WRONG) + 1, len(WRONG) + 1, len(WRONG) + 1]  # + EOS
+
+
+class ScriptedGroups(RolloutEngine):
+    """Every prompt gets the same group: RIGHT, then WRONG three times; tokens from the real tokenizer."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer, self.pad_id = tokenizer, tokenizer.pad_token_id
+        self.loaded = 0
+
+    def generate(self, prompts, params):
+        eos = self.tokenizer.eos_token_id
+        texts = [RIGHT, WRONG, WRONG, WRONG][: params.n]
+        group = [Completion((*self.tokenizer.encode(t, add_special_tokens=False), eos), t, "stop") for t in texts]
+        return [list(group) for _ in prompts]
+
+    def load_weights(self, weights):
+        for _ in weights:
+            self.loaded += 1
+
+
+@pytest.fixture(scope="module")
+def world():
+    """A world of one on CPU, torn down with the environment variables it set (subprocess tests must not
+    inherit them)."""
+    with pytest.MonkeyPatch.context() as env:
+        for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+            env.delenv(key, raising=False)
+        dist = D.setup_distributed("cpu")
+        yield dist
+        torch.distributed.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from rlvr.models.tiny import build_char_tokenizer, build_tiny_model
+
+    path = tmp_path_factory.mktemp("model")
+    tokenizer = build_char_tokenizer()
+    torch.manual_seed(0)
+    arch = TinyArch(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                    num_key_value_heads=1, max_position_embeddings=64, rope_theta=10.0)  # fmt: skip
+    build_tiny_model(tokenizer, arch).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def trainer_for(world, model_dir, tmp_path, *, mini_batch_size, epochs=1, aggregation="seq-mean-token-mean", lr=1e-4):
+    from rlvr.hf import load_tokenizer
+
+    cfg = compose_run()
+    cfg.algorithm = replace(cfg.algorithm, rollout_batch_size=4, group_size=4, mini_batch_size=mini_batch_size,
+                            epochs_per_rollout=epochs, loss_aggregation=aggregation, max_response_len=32, lr=lr)  # fmt: skip
+    cfg.trainer = replace(cfg.trainer, micro_batch_size=4)
+    tokenizer = load_tokenizer(str(model_dir))
+    policy, _ = init_policy(str(model_dir), cfg.model, cfg.algorithm, cfg.trainer, world.world_size)
+    parts = TrainingParts(
+        config=cfg, plan=plan_step(cfg, world.world_size), dist=world, run_dir=RunDir(tmp_path, is_main=True),
+        tokenizer=tokenizer, engine=ScriptedGroups(tokenizer), policy=policy, reference=None,
+        reward=build_reward("ground_truth"), prompt=resolve_prompt(cfg.model.prompt), problems=PROBLEMS, benchmarks=[],
+    )  # fmt: skip
+    return GRPOTrainer(parts)
+
+
+def record_backward(policy) -> list[float]:
+    """The loss of every backward call, as DeepSpeed receives it (before its 1 / accumulation scaling)."""
+    losses, backward = [], policy.backward
+    policy.backward = lambda loss, **kw: (losses.append(loss.item()), backward(loss, **kw))[1]
+    return losses
+
+
+@pytest.mark.parametrize("mini_batch_size, epochs, expected", [(16, 1, 1), (8, 1, 2), (8, 2, 4), (4, 3, 12)])
+def test_optimizer_steps_per_rollout(world, model_dir, tmp_path, mini_batch_size, epochs, expected):
+    # 16 samples / mini-batch x epochs optimizer steps; every micro-batch of 4 samples is one backward
+    trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=mini_batch_size, epochs=epochs)
+    losses = record_backward(trainer.policy)
+    trainer.step(1)
+    assert trainer.policy.global_steps == expected == trainer.plan.optimizer_steps_per_rollout
+    assert len(losses) == 16 // 4 * epochs
+
+
+def test_token_mean_micro_batch_weights_recombine_to_the_rollouts_token_mean(world, model_dir, tmp_path):
+    # One optimizer step over all 16 samples in 4 micro-batches of unequal token counts. At the start the
+    # ratio is 1, so each token's loss is -A of its response, and the rollout's token mean is
+    #   -(sum_i A_i T_i) / (sum_i T_i) = -(1.5 * 10 - 0.5 * 3 * 21) / (10 + 3 * 21) = 16.5 / 73 per group.
+    # DeepSpeed averages the 4 micro-batch losses; the weights make that average equal the token mean.
+    expected = -sum(a * t for a, t in zip(ADVANTAGES, LENGTHS)) / sum(LENGTHS)
+    assert expected == pytest.approx(16.5 / 73)
+    trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=16, aggregation="token-mean")
+    losses = record_backward(trainer.policy)
+    trainer.step(1)
+    assert len(losses) == 4 and sum(losses) / 4 == pytest.approx(expected, abs=1e-5)
+    # unweighted, the average would be the mean of per-micro-batch token means: not the same number
+    assert len({round(loss, 6) for loss in losses}) > 1
+
+
+def test_step_metrics_follow_from_the_script(world, model_dir, tmp_path):
+    trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=16)
+    metrics = trainer.step(1)
+    assert metrics["train/reward_mean"] == metrics["train/accuracy"] == 0.25
+    assert metrics["train/frac_zero_std_groups"] == 0 and metrics["train/code_rate"] == 0
+    assert metrics["train/advantage_abs_mean"] == pytest.approx(sum(map(abs, ADVANTAGES)) / 4)
+    assert metrics["train/response_len_mean"] == sum(LENGTHS) / 4 and metrics["train/response_len_max"] == 21
+    assert metrics["train/truncated_frac"] == 0 and metrics["train/grader_timeouts"] == 0
+    prompt_tokens = sum(4 * len(p.problem + "=") for p in PROBLEMS)  # "{problem}=", a character a token
+    assert metrics["perf/tokens"] == prompt_tokens + 4 * sum(LENGTHS)
+    # one optimizer step after every micro-batch: the policy has not moved while any ratio is computed
+    assert metrics["actor/ratio_max"] == pytest.approx(1, abs=1e-5) == metrics["actor/ratio_min"]
+    assert metrics["actor/clip_frac"] == 0 and metrics["actor/clip_frac_low"] == metrics["actor/clip_frac_high"] == 0
+    # seq-mean-token-mean at ratio 1: a micro-batch's loss is -mean(A) over its 4 responses, and the mean of
+    # the 4 micro-batch losses is -mean(A) over all 16, which is 0 (advantages sum to 0 in every group)
+    assert metrics["actor/loss"] == pytest.approx(0, abs=1e-5)
+    assert 0 < metrics["actor/entropy"] < torch.log(torch.tensor(100.0)).item()  # below uniform over the vocabulary
+    assert 0 < metrics["actor/grad_norm"] < float("inf") and metrics["actor/lr"] == trainer.alg.lr
+    assert trainer.engine.loaded > 0  # the step pushed the policy's weights into the engine first
+
+
+def test_a_second_epoch_sees_a_moved_policy(world, model_dir, tmp_path):
+    trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=8, epochs=2, lr=1e-2)  # big steps
+    metrics = trainer.step(1)
+    assert metrics["actor/ratio_max"] > 1 + 1e-4 or metrics["actor/ratio_min"] < 1 - 1e-4
