@@ -13,10 +13,12 @@ parameters are checked against its function's signature when it is built (``rlvr
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError
 
 from rlvr.config.algorithm import AdvantageConfig, AlgorithmConfig, ClipConfig, KLConfig
 from rlvr.config.data import (
@@ -90,16 +92,24 @@ class RunConfig:
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = MISSING
+    """The ``data`` group: problems to train on and held-out problems."""
     reward: Any = MISSING
     """``{_target_: rlvr.rewards.build_reward, name, label, **params}``: the registered reward ``name``
     with its parameters, checked against the function's signature when built."""
     algorithm: AlgorithmConfig = MISSING
+    """The ``algorithm`` group: GRPO's batch shape, advantage, loss aggregation and optimizer."""
     trainer: TrainerConfig = MISSING
+    """The ``trainer`` group: DeepSpeed, steps and checkpoints."""
     engine: EngineConfig = MISSING
+    """The ``engine`` group: what samples the rollouts."""
     eval: EvalConfig = MISSING
+    """The ``eval`` group: benchmarks, during training and for ``python -m rlvr.evaluate``."""
     prompt: PromptConfig = MISSING
+    """The ``prompt`` group: changes to the model's own prompt format."""
     model: ModelConfig = MISSING
+    """The ``model`` group: weights, prompt format; it may resize the run (``model=tiny``)."""
     clip: ClipConfig = MISSING
+    """The ``clip`` group: the per-token objective and its clip range."""
 
 
 _SCHEMAS = {
@@ -128,12 +138,27 @@ def register_schemas() -> None:
 
 def to_run_config(cfg: DictConfig | RunConfig) -> RunConfig:
     """The typed run from a composed config (Hydra's ``hydra`` node, if present, is left out). Resolves
-    every interpolation; a missing mandatory value or a wrong type fails here, naming the key."""
+    every interpolation; a missing mandatory value, a wrong type or a key that no schema declares (Hydra
+    lets ``+key=value`` add one) fails here, naming the key."""
     if isinstance(cfg, RunConfig):
         return cfg
     plain = {key: value for key, value in cfg.items_ex(resolve=False) if key != "hydra"}
     typed = OmegaConf.merge(OmegaConf.structured(RunConfig), plain)
+    _refuse_undeclared_keys(typed)
     return OmegaConf.to_object(typed)
+
+
+def _refuse_undeclared_keys(node: Any, path: str = "") -> None:
+    """Raise ``ConfigKeyError`` for a key of a schema-typed node that its dataclass does not declare
+    (no schema holds a list of schemas, so lists need no visit)."""
+    if not isinstance(node, DictConfig) or node._is_none() or node._is_missing() or node._is_interpolation():
+        return
+    schema = OmegaConf.get_type(node)
+    declared = {f.name for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else None
+    for key in node.keys():
+        if declared is not None and key not in declared:
+            raise ConfigKeyError(f"Key '{key}' not in '{schema.__name__}'\n    full_key: {path}{key}")
+        _refuse_undeclared_keys(node._get_node(key), f"{path}{key}.")
 
 
 def to_yaml(obj: Any) -> str:

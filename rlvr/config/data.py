@@ -29,6 +29,7 @@ class DataConfig:
     """A ``data`` group file: ``_target_`` builds a ``rlvr.data.ProblemSet`` (training + held-out problems)."""
 
     _target_: str = MISSING
+    """The function that builds the problems (``rlvr.data.load_problem_set``, ``...arithmetic_problems``)."""
 
 
 @dataclass
@@ -36,8 +37,11 @@ class ArithmeticDataConfig(DataConfig):
     """Synthetic additions generated from a seed (``rlvr.data.arithmetic``): the tiny model's task."""
 
     max_digits: int = MISSING
+    """Operands have 1 to this many digits (the digit count drawn first, then the value)."""
     train_size: int = MISSING
+    """Training problems drawn (repeats allowed, as in a real data set)."""
     heldout_size: int = MISSING
+    """Distinct held-out problems, never drawn for training."""
     seed: int = MISSING
     """The split is part of the task, not of the run: keep it fixed when sweeping run seeds."""
 
@@ -48,8 +52,11 @@ class ProblemSetDataConfig(DataConfig):
     DeepScaleR-Preview (Luo et al. 2025, 40,315 problems) and watches MATH-500."""
 
     name: str = MISSING
+    """Names the problem set in logs and run metadata."""
     train: SourceSpec = MISSING
+    """Training problems; the paper's: DeepScaleR-Preview."""
     heldout: Optional[SourceSpec] = None
+    """Problems watched during training (``eval=heldout``); the paper's: MATH-500. null: none."""
     on_bad_row: str = "error"
     """A row without a usable problem or answer: ``error`` (naming file, row and id) or ``skip`` (counted)."""
     max_train: Optional[int] = None
@@ -76,13 +83,18 @@ class LabelConfig:
     3072 new tokens per DeepScaleR problem."""
 
     num_samples: int = 64
+    """Samples per problem whose answers vote; paper: 64."""
     temperature: float = 1.0
+    """Sampling temperature of the votes; paper: 1.0."""
     top_p: float = 1.0
+    """Nucleus sampling of the votes; paper: 1.0 (off)."""
     max_new_tokens: int = 3072
+    """Tokens per voting sample; paper: 3072."""
     num_problems: Optional[int] = None
     """null: every training problem of the data."""
     prompts_per_call: int = 32
     """Prompts handed to the rollout engine at once."""
     output: str = "${paths.output_root}/labels/${model.label_name}.json"
+    """The label file written (its report beside it, ``<stem>.report.json``)."""
     make_if_missing: bool = False
     """Label before a majority_vote / incorrect run when the file is missing (the tiny model does)."""

@@ -14,6 +14,8 @@ class EngineConfig:
     engine's own fields below, and returns a ``rlvr.rollout.RolloutEngine``."""
 
     _target_: str = MISSING
+    """The engine's constructor: ``rlvr.rollout.HFEngine.from_pretrained`` or
+    ``rlvr.rollout.vllm.VLLMEngine.from_pretrained``."""
 
 
 @dataclass
@@ -36,7 +38,9 @@ class VLLMEngineConfig(EngineConfig):
     max_model_len: Optional[int] = MISSING
     """Prompt + response tokens; null: the model's context (Qwen2.5-Math: 4096 = 1024 + 3072)."""
     max_num_seqs: Optional[int] = MISSING
+    """Sequences decoded at once; null: vLLM's default."""
     max_num_batched_tokens: Optional[int] = MISSING
+    """Tokens per scheduler step; null: vLLM's default."""
     enable_prefix_caching: bool = MISSING
     """The samples of a prompt share its KV blocks (the cache is reset after every weight update)."""
     enforce_eager: bool = MISSING
@@ -46,6 +50,7 @@ class VLLMEngineConfig(EngineConfig):
     sleep_level: int = MISSING
     """1: weights to CPU, KV cache dropped; 2: both dropped (a weight load must follow)."""
     seed: int = MISSING
+    """The engine's own seed (the run's); each call passes per-request seeds on top."""
     distributed_executor_backend: Optional[str] = MISSING
     """``auto``: external_launcher under torchrun (an engine per rank), else vLLM's default."""
     llm_kwargs: dict[str, Any] = MISSING

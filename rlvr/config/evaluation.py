@@ -19,7 +19,9 @@ class BenchmarkConfig:
     version: int = MISSING
     """Logged with every result: bump it when the protocol or the problems change."""
     file: Optional[str] = None
+    """A local file of problems (normally under ``paths.data_root``), used when it exists."""
     hub: Optional[SourceSpec] = None
+    """A hub dataset to read when ``file`` is missing (or not given)."""
     data: Optional[Any] = None
     """A data config (``${data}``): its held-out problems, with their true answers whatever the reward."""
     fields: Optional[dict[str, str]] = None
@@ -29,6 +31,7 @@ class BenchmarkConfig:
     temperature: float = MISSING
     """0 is greedy (MATH-500); 0.6 for AMC and AIME."""
     top_p: float = MISSING
+    """Nucleus sampling; 1.0 (off) in the paper."""
     max_new_tokens: int = MISSING
     """Paper: 3072."""
     pass_k: list[int] = MISSING

@@ -40,10 +40,15 @@ class PromptConfig:
     name: str = MISSING
     """``default`` (the model's own format), ``none``, ``simplerl``, ``python_prefix``."""
     style: Optional[str] = None
+    """Replaces ``model.prompt.style`` (``template``, ``chat``, ``raw``)."""
     template: Optional[str] = None
+    """Replaces ``model.prompt.template``."""
     system: Optional[str] = None
+    """Replaces ``model.prompt.system``."""
     answer_format: Optional[str] = None
+    """Replaces ``model.prompt.answer_format``."""
     stop: Optional[list[str]] = None
+    """Replaces ``model.prompt.stop``."""
     response_prefix: Optional[str] = None
     """Text the response is forced to begin with, appended to the prompt (Table 3: "Let's solve this
     using Python."). The response, its grade and its code flag are about what follows it."""
@@ -54,11 +59,17 @@ class TinyArch:
     """``transformers.Qwen2Config`` fields of the tiny model (~1 M parameters)."""
 
     hidden_size: int = MISSING
+    """Width of the residual stream."""
     intermediate_size: int = MISSING
+    """Width of the MLP."""
     num_hidden_layers: int = MISSING
+    """Transformer blocks."""
     num_attention_heads: int = MISSING
+    """Query heads."""
     num_key_value_heads: int = MISSING
+    """Key/value heads (grouped-query attention, as in Qwen2)."""
     max_position_embeddings: int = MISSING
+    """Longest prompt + response, in characters (a token is a character)."""
     rope_theta: float = MISSING
     """Short sequences: a small RoPE base makes positions easy to tell apart (learns about 2x faster)."""
 
@@ -68,8 +79,11 @@ class ArithmeticSpec:
     """Arguments of ``rlvr.data.arithmetic.arithmetic_problems``: the synthetic additions."""
 
     max_digits: int = MISSING
+    """Operands have 1 to this many digits."""
     train_size: int = MISSING
+    """Training problems drawn."""
     heldout_size: int = MISSING
+    """Distinct held-out problems, never seen in the warm-up."""
     seed: int = MISSING
     """The split is part of the task, not of the run: keep it fixed when sweeping run seeds."""
 
@@ -81,16 +95,25 @@ class WarmupConfig:
     target_accuracy: float = MISSING
     """Stop once greedy accuracy on training problems reaches this: a middling model leaves GRPO headroom."""
     check_every: int = MISSING
+    """Steps between accuracy checks."""
     check_size: int = MISSING
+    """Training problems the accuracy is checked on (the held-out ones are never looked at)."""
     max_steps: int = MISSING
+    """Give up after this many steps even below ``target_accuracy``."""
     batch_size: int = MISSING
+    """Worked solutions per step."""
     lr: float = MISSING
+    """AdamW learning rate after the warm-up steps."""
     warmup_steps: int = MISSING
+    """Linear learning-rate warm-up."""
     betas: list[float] = MISSING
+    """AdamW betas."""
     grad_clip: float = MISSING
+    """Global gradient-norm clip."""
     code_style_frac: float = MISSING
     """Share of worked solutions that "reason in python": the prior that GRPO's clip can amplify."""
     seed: int = MISSING
+    """Initial weights and the order of worked solutions."""
 
 
 @dataclass

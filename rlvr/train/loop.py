@@ -36,7 +36,7 @@ from rlvr.rollout import RolloutEngine, SamplingParams
 from rlvr.seeding import derive_seed
 from rlvr.train import distributed as D
 from rlvr.train.batch import TokenBatch, make_token_batch, response_logprobs
-from rlvr.train.metrics import StepMetrics
+from rlvr.train.metrics import StepMetrics, timed
 from rlvr.train.plan import StepPlan, update_schedule
 from rlvr.train.policy import count_parameters, full_parameters, replicas_identical, save_checkpoint
 from rlvr.train.rollouts import Rollouts, Scores, add_rollout_metrics, rollout_rows
@@ -101,14 +101,14 @@ class GRPOTrainer:
 
     def step(self, step: int) -> dict[str, float]:
         metrics, timings, started = StepMetrics(self.dist.device), {}, time.perf_counter()
-        with _timer(timings, "perf/sync_s"):
+        with timed(timings, "perf/sync_s"):
             self._sync_weights()  # a no-op when an evaluation after the last step already pushed them
-        with _timer(timings, "perf/rollout_s"):
+        with timed(timings, "perf/rollout_s"):
             rollouts = self.generate(step)
             self.engine.sleep()  # an engine that can gives its accelerator memory to the update
-        with _timer(timings, "perf/reward_s"):
+        with timed(timings, "perf/reward_s"):
             scores = self.score(step, rollouts)
-        with _timer(timings, "perf/train_s"):
+        with timed(timings, "perf/train_s"):
             advantages = self.advantage_fn(scores.rewards, self.alg.group_size, ddof=self.alg.advantage.ddof,
                                            eps=self.alg.advantage.eps)  # fmt: skip
             batch = make_token_batch(rollouts.prompt_tokens, [c.token_ids for c in rollouts.completions], self.engine.pad_id)
@@ -212,7 +212,7 @@ class GRPOTrainer:
                 metrics.add_min("actor/ratio_min", stats["ratio_min"])
                 if number < first_epoch:
                     metrics.add_ratio("actor/entropy", (entropy.detach() * part.response_mask).sum(), part.response_mask.sum())
-            metrics.add_mean("actor/grad_norm", _grad_norm(self.policy))
+            metrics.add_mean("actor/grad_norm", _nan_if_none(self.policy.get_global_grad_norm()))
 
     def _regularisers(self, logprobs, entropy, ref_logprobs, part: TokenBatch, metrics: StepMetrics) -> torch.Tensor:
         """The optional KL penalty and entropy bonus, aggregated like the policy loss (0 when off)."""
@@ -280,9 +280,10 @@ class GRPOTrainer:
         return ", ".join(f"{b.name} accuracy {metrics[f'eval/{b.name}/accuracy']:.3f}" for b in self.parts.benchmarks)
 
     def _summary(self, start: dict[str, float], end: dict[str, float], seconds: float) -> str:
+        before = ", ".join(f"{start[f'eval/{b.name}/accuracy']:.3f}" for b in self.parts.benchmarks)
         path = self.run.path
         return (
-            f"after {self.tcfg.total_steps} steps: {self._accuracies(end)} (at start: {self._accuracies(start)}); "
+            f"after {self.tcfg.total_steps} steps: {self._accuracies(end)} (before training: {before}); "
             f"{seconds / 60:.1f} min\nrun directory: {path}\n"
             f"figures: python -m analysis {path} --out {path / 'figures'}"
         )
@@ -292,18 +293,6 @@ class GRPOTrainer:
             log.info(message)
 
 
-class _timer:
-    def __init__(self, sink: dict[str, float], key: str) -> None:
-        self.sink, self.key = sink, key
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.sink[self.key] = self.sink.get(self.key, 0.0) + time.perf_counter() - self.start
-
-
-def _grad_norm(policy) -> torch.Tensor | float:
-    """The last optimizer step's global gradient norm (DeepSpeed gives a float, a tensor or None)."""
-    norm = policy.get_global_grad_norm()
-    return float("nan") if norm is None else norm
+def _nan_if_none(value: Any) -> Any:
+    """DeepSpeed's last global gradient norm is None until the first optimizer step."""
+    return float("nan") if value is None else value

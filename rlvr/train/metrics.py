@@ -7,7 +7,9 @@ Every rank must add the same keys, which holds because every rank runs the same 
 
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+import time
+from typing import Callable, Iterator
 
 import torch
 
@@ -79,3 +81,13 @@ class StepMetrics:
 
 
 _NEGATED = "\x00min:"  # prefix of a negated minimum among the maxima
+
+
+@contextlib.contextmanager
+def timed(sink: dict[str, float], key: str) -> Iterator[None]:
+    """Add the wall time of the block to ``sink[key]`` (``perf/*_s`` metrics)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        sink[key] = sink.get(key, 0.0) + time.perf_counter() - start

@@ -180,3 +180,17 @@ def test_plan_doctests():
     import rlvr.plan
 
     assert doctest.testmod(rlvr.plan).failed == 0
+
+
+@pytest.mark.parametrize("name", sorted(e for e in EXPERIMENTS if not e.startswith("tiny_")))
+def test_each_tiny_experiment_sweeps_the_same_axes_as_its_paper_experiment(name):
+    """tiny_<name> is <name> at CPU scale: the same swept keys, the same values on every axis but the model."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        paper, tiny = (
+            dict(compose("config", [f"experiment={e}"], return_hydra_config=True).hydra.sweeper.params)
+            for e in (name, f"tiny_{name}")
+        )
+    assert set(paper) == set(tiny) and tiny["model"] == "tiny"
+    assert {k: v for k, v in paper.items() if k != "model"} == {k: v for k, v in tiny.items() if k != "model"}

@@ -39,6 +39,13 @@ def test_a_checkpoint_on_every_paper_benchmark(tmp_path, tiny_path):
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model_path"] == str(checkpoint) and summary["checkpoint"] == str(checkpoint)
+    # the same provenance as a training run's meta.json (rlvr.outputs.run_meta), with the grader's version
+    from rlvr.rewards import GRADER_VERSION
+
+    meta = json.loads((out / "meta.json").read_text())
+    assert {"git", "packages", "python", "host", "start_time", "world_size", "prompt", "eval"} <= set(meta)
+    assert meta["grader_version"] == GRADER_VERSION and meta["packages"]["torch"].startswith("2.13")
+    assert meta["prompt"]["name"] == "python_prefix" and list(meta["eval"]) == ["math500", "amc", "aime24", "aime25"]
     assert summary["prompt"]["name"] == "python_prefix"
     assert summary["prompt"]["response_prefix"] == "Let's solve this using Python."
     assert list(summary["benchmarks"]) == ["math500", "amc", "aime24", "aime25"]

@@ -42,6 +42,14 @@ def test_run_leaves_the_contracted_run_directory(train_cmd, tiny_path):
     result = run_module(cmd + ["trainer.total_steps=2", "trainer.checkpoint_every=1", "eval.every_steps=1"])
     assert "at start: heldout accuracy" in result.stdout + result.stderr
     [run] = run_dirs(root)
+    # each message once on the console; third-party output (DeepSpeed's op build, shard-writing bars) only in the log
+    printed = result.stdout + result.stderr
+    assert printed.count("at start: heldout accuracy") == 1 and printed.count("after 2 steps:") == 1
+    for noise in ("built successfully", "Writing model shards", "Loading weights", "compilers.C"):
+        assert noise not in printed, noise
+    assert "built successfully" in (run / "train.log").read_text()
+    # the closing summary says where the run is and how to draw it
+    assert f"run directory: {run}" in printed and f"python -m analysis {run} --out {run / 'figures'}" in printed
 
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["model"]["name"] == "tiny" and config["trainer"]["total_steps"] == 2
@@ -50,6 +58,9 @@ def test_run_leaves_the_contracted_run_directory(train_cmd, tiny_path):
     assert {"commit", "dirty"} <= set(meta["git"]) and meta["packages"]["torch"].startswith("2.13")
 
     assert meta["prompt"]["name"] == "default" and meta["eval"]["heldout"]["problems"] == 200
+    from rlvr.rewards import GRADER_VERSION
+
+    assert meta["grader_version"] == GRADER_VERSION
 
     metrics = read_metrics(run)
     assert [m["step"] for m in metrics] == [0, 1, 2]

@@ -18,3 +18,23 @@ def test_token_mean_micro_batches_recombine_to_the_global_token_mean():
 @pytest.mark.parametrize("aggregation", ["seq-mean-token-mean", "seq-mean-token-sum-norm"])
 def test_per_sequence_aggregations_need_no_weight(aggregation):
     assert microbatch_loss_weight(aggregation, 3, 4, micro_batches=2) == 1.0
+
+
+def test_update_schedule_cuts_epochs_into_optimizer_steps_and_weights_micro_batches_by_tokens():
+    import torch
+
+    from rlvr.train.plan import StepPlan, update_schedule
+
+    # 4 samples with 1, 3, 2, 2 response tokens; mini-batches of 4 (one optimizer step per epoch), micro of 2
+    mask = torch.tensor([[1, 0, 0], [1, 1, 1], [1, 1, 0], [1, 1, 0]], dtype=torch.float32)
+    plan = StepPlan(world_size=1, prompts_per_rank=1, samples_per_step=4, samples_per_rank=4, mini_batch_per_rank=4,
+                    grad_accumulation=2, optimizer_steps_per_rollout=2)  # fmt: skip
+    orders = [torch.tensor([0, 1, 2, 3]), torch.tensor([3, 1, 0, 2])]
+    summed = []
+    schedule = update_schedule(orders, mask, plan, 2, "token-mean", lambda t: summed.append(t) or t)
+    assert [[m.indices.tolist() for m in step] for step in schedule] == [[[0, 1], [2, 3]], [[3, 1], [0, 2]]]
+    # 8 tokens per mini-batch: weight = micro tokens x 2 micro-batches / 8
+    assert [[m.weight.item() for m in step] for step in schedule] == [[1.0, 1.0], [1.25, 0.75]]
+    assert len(summed) == 1 and summed[0].tolist() == [8, 8]  # one collective for all mini-batches
+    per_sequence = update_schedule(orders, mask, plan, 2, "seq-mean-token-mean", lambda t: pytest.fail("no collective"))
+    assert {m.weight.item() for step in per_sequence for m in step} == {1.0}
