@@ -33,8 +33,8 @@ class DataConfig:
 
 
 @dataclass
-class ArithmeticDataConfig(DataConfig):
-    """Synthetic additions generated from a seed (``rlvr.data.arithmetic``): the tiny model's task."""
+class ArithmeticSpec:
+    """Arguments of ``rlvr.data.arithmetic.arithmetic_problems``: synthetic additions generated from a seed."""
 
     max_digits: int = MISSING
     """Operands have 1 to this many digits (the digit count drawn first, then the value)."""
@@ -44,6 +44,11 @@ class ArithmeticDataConfig(DataConfig):
     """Distinct held-out problems, never drawn for training."""
     seed: int = MISSING
     """The split is part of the task, not of the run: keep it fixed when sweeping run seeds."""
+
+
+@dataclass
+class ArithmeticDataConfig(DataConfig, ArithmeticSpec):
+    """The tiny model's task (``data/arithmetic``)."""
 
 
 @dataclass

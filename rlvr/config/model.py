@@ -11,6 +11,8 @@ from typing import Optional
 
 from omegaconf import MISSING
 
+from rlvr.config.data import ArithmeticSpec
+
 
 @dataclass
 class PromptFormat:
@@ -72,20 +74,6 @@ class TinyArch:
     """Longest prompt + response, in characters (a token is a character)."""
     rope_theta: float = MISSING
     """Short sequences: a small RoPE base makes positions easy to tell apart (learns about 2x faster)."""
-
-
-@dataclass
-class ArithmeticSpec:
-    """Arguments of ``rlvr.data.arithmetic.arithmetic_problems``: the synthetic additions."""
-
-    max_digits: int = MISSING
-    """Operands have 1 to this many digits."""
-    train_size: int = MISSING
-    """Training problems drawn."""
-    heldout_size: int = MISSING
-    """Distinct held-out problems, never seen in the warm-up."""
-    seed: int = MISSING
-    """The split is part of the task, not of the run: keep it fixed when sweeping run seeds."""
 
 
 @dataclass

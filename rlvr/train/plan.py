@@ -104,8 +104,8 @@ def microbatch_loss_weight(aggregation: str, micro_tokens: float, mini_tokens: f
 
 @dataclass(frozen=True)
 class MicroBatch:
-    indices: torch.Tensor  # [m] rows of the rollout batch on this rank
-    weight: torch.Tensor  # 0-d: factor on its loss (microbatch_loss_weight), on the response mask's device
+    indices: torch.Tensor  # [m] rows of the rollout batch on this rank (on the CPU)
+    weight: float  # factor on its loss (microbatch_loss_weight)
 
 
 def update_schedule(
@@ -121,27 +121,19 @@ def update_schedule(
     ``orders`` is one permutation of the rank's samples per epoch; each is cut into mini-batches of
     ``plan.mini_batch_per_rank`` samples (one optimizer step each) and those into micro-batches. For
     ``token-mean`` a micro-batch's weight needs its mini-batch's token count over all ranks: the counts of
-    every mini-batch are summed in one collective (``sum_over_ranks``), not one per mini-batch.
+    every mini-batch are summed in one collective (``sum_over_ranks``), not one per mini-batch, and the
+    weights are worked out on the host once per step, so the update never waits for the device to say one.
     """
     mini = plan.mini_batch_per_rank
     minibatches = [order[start : start + mini] for order in orders for start in range(0, len(order), mini)]
-    micro_batches_per_step = plan.grad_accumulation * plan.world_size
-    tokens = response_mask.sum(-1)  # [N] response tokens per sample
-    mini_tokens = torch.stack([tokens[idx.to(tokens.device)].sum() for idx in minibatches])
+    tokens = response_mask.sum(-1).cpu()  # [N] response tokens per sample
+    mini_tokens = torch.stack([tokens[idx].sum() for idx in minibatches])  # [number of mini-batches]
     if aggregation == "token-mean":  # the only aggregation whose weights depend on the tokens
-        mini_tokens = sum_over_ranks(mini_tokens)
+        mini_tokens = sum_over_ranks(mini_tokens.to(response_mask.device)).cpu()
+    micro_batches = plan.grad_accumulation * plan.world_size  # DeepSpeed averages over these
     schedule = []
-    for idx, total in zip(minibatches, mini_tokens):
+    for idx, total in zip(minibatches, mini_tokens.tolist()):
         parts = [idx[start : start + micro_batch_size] for start in range(0, len(idx), micro_batch_size)]
-        schedule.append([
-            MicroBatch(part, _weight(aggregation, tokens[part.to(tokens.device)].sum(), total, micro_batches_per_step))
-            for part in parts
-        ])  # fmt: skip
+        weights = [microbatch_loss_weight(aggregation, tokens[part].sum().item(), total, micro_batches) for part in parts]
+        schedule.append([MicroBatch(part, weight) for part, weight in zip(parts, weights)])
     return schedule
-
-
-def _weight(aggregation: str, micro_tokens: torch.Tensor, mini_tokens: torch.Tensor, micro_batches: int) -> torch.Tensor:
-    """``microbatch_loss_weight`` on tensors, without a host round trip."""
-    if aggregation != "token-mean":
-        return torch.ones((), device=micro_tokens.device)
-    return torch.where(mini_tokens > 0, micro_tokens * micro_batches / mini_tokens.clamp(min=1), 1.0)

@@ -287,7 +287,7 @@ def test_load_weights_streams_each_tensor_to_the_model_then_resets_the_prefix_ca
     given = [("model.embed_tokens.weight", torch.randn(4, 3)), ("lm_head.weight", torch.randn(4, 3))]
     originals = [t.clone() for _, t in given]
 
-    def gathered():  # like rlvr.train.zero.full_parameters: a tensor is valid only until the next is yielded
+    def gathered():  # like rlvr.train.policy.full_parameters: a tensor is valid only until the next is yielded
         for name, tensor in given:
             yield name, tensor
             tensor.zero_()
