@@ -55,4 +55,7 @@ class RolloutEngine(abc.ABC):
 
     def sleep(self) -> None:
         """Release the engine's accelerator memory while the policy updates; the trainer calls it after each
-        step's rollouts. ``load_weights`` and ``generate`` wake the engine. A no-op unless an engine can."""
+        step's rollouts. A no-op unless an engine can (vLLM with ``enable_sleep_mode``)."""
+
+    def wake_up(self) -> None:
+        """Take that memory back. ``load_weights`` and ``generate`` call it themselves, so callers need not."""
