@@ -31,6 +31,7 @@ from rlvr.config.data import (
 )
 from rlvr.config.engine import EngineConfig, HFEngineConfig, TrainerConfig, VLLMEngineConfig
 from rlvr.config.evaluation import BenchmarkConfig, EvalConfig
+from rlvr.config.logger import LoggerConfig
 from rlvr.config.model import (
     ArithmeticSpec,
     ModelConfig,
@@ -44,7 +45,7 @@ from rlvr.config.model import (
 
 __all__ = [
     "AdvantageConfig", "AlgorithmConfig", "ArithmeticDataConfig", "ArithmeticSpec", "BenchmarkConfig",
-    "ClipConfig", "DataConfig", "EngineConfig", "EvalConfig", "HFEngineConfig", "KLConfig", "LabelConfig",
+    "ClipConfig", "DataConfig", "EngineConfig", "EvalConfig", "HFEngineConfig", "KLConfig", "LabelConfig", "LoggerConfig",
     "ModelConfig", "OneShotExample", "PathsConfig", "ProblemSetDataConfig", "PromptConfig", "PromptFormat",
     "ResourcesConfig", "RunConfig", "SourceSpec", "TinyArch", "TinySpec", "TrainerConfig", "VLLMEngineConfig",
     "WarmupConfig", "WarmupConfig", "register_schemas", "to_run_config", "to_yaml",
@@ -80,6 +81,9 @@ class RunConfig:
     checkpoint: Optional[str] = None
     """``python -m rlvr.evaluate checkpoint=<run dir>/checkpoints/step_<n>``: evaluate those weights
     (``model=`` must name the model the run started from)."""
+    checkpoints: Optional[str] = None
+    """``python -m rlvr.evaluate checkpoints=<run dir or multirun dir>``: evaluate every saved checkpoint of
+    every run under it that has not been evaluated yet."""
     verbose: bool = False
     """Show third-party output (DeepSpeed's op builds, transformers' progress bars, library INFO logs) on the
     console too; it always goes to the run's log file (``rlvr.logs``)."""
@@ -110,6 +114,8 @@ class RunConfig:
     """The ``model`` group: weights, prompt format; it may resize the run (``model=tiny``)."""
     clip: ClipConfig = MISSING
     """The ``clip`` group: the per-token objective and its clip range."""
+    logger: LoggerConfig = MISSING
+    """The ``logger`` group: ``none``, ``wandb`` or ``tensorboard``, besides ``metrics.jsonl``."""
 
 
 _SCHEMAS = {
@@ -124,6 +130,7 @@ _SCHEMAS = {
     ("engine", "vllm_schema"): VLLMEngineConfig,
     ("trainer", "schema"): TrainerConfig,
     ("prompt", "schema"): PromptConfig,
+    ("logger", "schema"): LoggerConfig,
 }
 
 

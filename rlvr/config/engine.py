@@ -73,3 +73,9 @@ class TrainerConfig:
     """Write a checkpoint every N steps, and at the end."""
     log_rollouts_every: int = MISSING
     """Write ``rollouts/step_<n>.parquet`` every N steps (0: never)."""
+    resume: str = MISSING
+    """``auto``: a run started in a run directory that holds a complete checkpoint continues from the latest
+    one (a SLURM requeue, or the same command with the same ``hydra.run.dir``); ``never``: start over (an
+    existing run directory is an error); ``must``: fail unless there is a checkpoint to resume from."""
+    keep_last: int = MISSING
+    """Full-state checkpoints (optimizer, RNG) kept; older ones keep only their HF weights for evaluation."""
