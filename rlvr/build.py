@@ -12,7 +12,7 @@ share against what is free; an HF engine must hold a whole, unpartitioned copy o
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,13 @@ from rlvr.outputs import run_meta
 from rlvr.rewards import GRADER_VERSION, Reward
 from rlvr.rollout import RolloutEngine, build_engine
 from rlvr.seeding import derive_seed
+from rlvr.train import checkpoint
 from rlvr.train import distributed as D
-from rlvr.train.loop import TrainingParts
+from rlvr.train.loggers import build_logger
+from rlvr.train.parts import TrainingParts
 from rlvr.train.plan import StepPlan
 from rlvr.train.policy import count_parameters, init_policy, load_reference
+from rlvr.train.resume import Attempt, ResumeError, config_hash
 from rlvr.train.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -60,8 +63,13 @@ class LabellingParts:
 
 
 # ---------------------------------------------------------------------------------------- the commands
-def build_training(cfg: RunConfig, plan: StepPlan, dist: D.DistInfo, run_path: str | Path) -> TrainingParts:
+def build_training(
+    cfg: RunConfig, plan: StepPlan, dist: D.DistInfo, run_path: str | Path, *, resume_from: int | None = None
+) -> TrainingParts:
+    """The parts of a training run; with ``resume_from``, the policy, optimizer and random states of that
+    step's checkpoint in ``run_path`` (``rlvr.train.resume.resume_point`` says which, and checks it may)."""
     torch.manual_seed(derive_seed(cfg.seed, "init", dist.rank))
+    config_yaml = to_yaml(cfg)
     model_path = resolve_model_path(cfg.model, cfg.paths.cache_dir)  # builds the tiny model once
     tokenizer, engine = build_rollout(cfg, model_path, str(dist.device))
     with third_party_output_to_log(cfg.verbose):
@@ -71,15 +79,20 @@ def build_training(cfg: RunConfig, plan: StepPlan, dist: D.DistInfo, run_path: s
             reference = load_reference(
                 model_path, ds_config, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code
             )
+        start = None if resume_from is None else checkpoint.load(policy, Path(run_path), resume_from)
+    if start is not None and start.config_hash != config_hash(config_yaml):
+        raise ResumeError(f"the checkpoint of step {start.step} in {run_path} was written by another config")
     reward = build_reward(cfg)
     prompt = resolve_prompt(cfg.model.prompt, cfg.prompt)
     data = build_data(cfg, engine=engine, tokenizer=tokenizer, prompt=prompt, is_main=dist.is_main)
     # Every relabelling keeps the data's held-out problems, so eval=heldout needs no second load of the data.
     benchmarks = load_benchmarks(cfg.eval, built_data=(cfg.data, data))
     problems = fitting_problems(data.train, prompt, tokenizer, cfg.algorithm.max_prompt_len, cfg.algorithm.rollout_batch_size)
-    run_dir = RunDir(run_path, is_main=dist.is_main)
+    logger = build_logger(cfg.logger, run_dir=Path(run_path), run_name=cfg.name, config=yaml.safe_load(config_yaml),
+                          resume_step=resume_from, is_main=dist.is_main)  # fmt: skip
+    run_dir = RunDir(run_path, is_main=dist.is_main, logger=logger)
     run_dir.write_start(
-        to_yaml(cfg),
+        config_yaml,
         run_meta(
             world_size=dist.world_size,
             model_path=model_path,
@@ -90,10 +103,12 @@ def build_training(cfg: RunConfig, plan: StepPlan, dist: D.DistInfo, run_path: s
             eval={b.name: b.describe() for b in benchmarks},
             grader_version=GRADER_VERSION,
         ),
+        asdict(Attempt.now(restart=run_dir.attempts, resumed_from_step=resume_from)),
     )
     return TrainingParts(
         config=cfg, plan=plan, dist=dist, run_dir=run_dir, tokenizer=tokenizer, engine=engine, policy=policy,
         reference=reference, reward=reward, prompt=prompt, problems=problems, benchmarks=benchmarks,
+        config_hash=config_hash(config_yaml), start=start,
     )  # fmt: skip
 
 

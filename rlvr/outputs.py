@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("torch", "transformers", "deepspeed", "vllm", "math-verify", "hydra-core", "omegaconf", "datasets")
+PACKAGES = (
+    "torch", "transformers", "deepspeed", "vllm", "math-verify", "sympy", "hydra-core", "omegaconf", "datasets",
+    "submitit", "wandb",
+)  # fmt: skip
 
 
 def git_state(repo: Path = REPO) -> dict[str, Any]:

@@ -23,7 +23,7 @@ LAYERS = (
     "rlvr.build",  # config -> parts of a run
 )
 # Commands: entry points that may import anything (they turn a composed config into a typed one and call build).
-COMMANDS = {"rlvr.train.__main__", "rlvr.evaluate.__main__", "rlvr.label", "rlvr.plan"}
+COMMANDS = {"rlvr.train.__main__", "rlvr.evaluate.__main__", "rlvr.label", "rlvr.plan", "rlvr.sweeps", "rlvr.launcher"}
 MAX_LINES = 500
 LOOP_MAX_LINES = 300
 

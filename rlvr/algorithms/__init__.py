@@ -8,6 +8,7 @@ from rlvr.algorithms.losses import (
     aggregate_loss,
     masked_mean,
     policy_loss,
+    regularisation_loss,
 )
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "kl_penalty",
     "masked_mean",
     "policy_loss",
+    "regularisation_loss",
     "zero_std_group_fraction",
 ]

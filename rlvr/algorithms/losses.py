@@ -15,6 +15,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
+from rlvr.algorithms.kl import kl_penalty
 from rlvr.registry import Registry
 
 # (logprobs [B, T], old_logprobs [B, T], advantages [B], *, clip_low, clip_high) -> token loss [B, T]
@@ -218,3 +219,30 @@ def policy_loss(
     loss = aggregate_loss(token_loss, mask, aggregation, max_response_len)  # []
     metrics = _ratio_metrics(logprobs.detach(), old_logprobs, advantages, mask.bool(), clip_low, clip_high)
     return loss, metrics
+
+
+def regularisation_loss(
+    logprobs: Tensor,
+    entropy: Optional[Tensor],
+    ref_logprobs: Optional[Tensor],
+    mask: Tensor,
+    *,
+    kl_coef: float,
+    kl_estimator: str,
+    entropy_coef: float,
+    aggregation: str,
+    max_response_len: Optional[int] = None,
+) -> tuple[Tensor, Optional[Tensor]]:
+    """The optional KL penalty towards a frozen reference and entropy bonus, each aggregated like the policy
+    loss: ``kl_coef * KL - entropy_coef * H``, 0 when both are off (the paper's setting).
+
+    Returns the loss [] and the aggregated KL [] (None without ``ref_logprobs``), for logging.
+    """
+    total = torch.zeros((), device=logprobs.device)
+    kl = None
+    if ref_logprobs is not None:
+        kl = aggregate_loss(kl_penalty(logprobs, ref_logprobs, kl_estimator), mask, aggregation, max_response_len)
+        total = total + kl_coef * kl
+    if entropy_coef:
+        total = total - entropy_coef * aggregate_loss(entropy, mask, aggregation, max_response_len)
+    return total, kl

@@ -3,36 +3,51 @@
     python -m rlvr.train                                   # the tiny CPU default
     python -m rlvr.train reward=random reward.gamma=0.3     # any field can be overridden
     python -m rlvr.train -m reward=ground_truth,random      # a local multirun sweep
+    python -m rlvr.train -m experiment=fig1 hydra/launcher=slurm   # a figure's sweep on a SLURM cluster
     torchrun --nproc_per_node 2 -m rlvr.train              # two processes share the rollouts
+
+Started again in its run directory (a SLURM requeue, or the same command with the same ``hydra.run.dir``),
+a run continues from its latest checkpoint (``trainer.resume``); a finished one returns at once.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import warnings
 from pathlib import Path
 
 import hydra
-import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-# DeepSpeed picks its accelerator when first imported; without a GPU it must be told to use the CPU.
-if not torch.cuda.is_available():
-    os.environ.setdefault("DS_ACCELERATOR", "cpu")
-# DeepSpeed 0.19 still calls collectives that torch 2.13 marks deprecated, once per micro-batch.
-warnings.filterwarnings("ignore", message=r"`torch\.distributed\.\w+` is deprecated", category=FutureWarning)
+log = logging.getLogger("rlvr.train")
+
+
+def prepare_environment() -> None:
+    """What every training process needs before DeepSpeed is imported. Called by the task itself, not at
+    import time: jobs that submitit starts never run this module's top level."""
+    import torch
+
+    # DeepSpeed picks its accelerator when first imported; without a GPU it must be told to use the CPU.
+    if not torch.cuda.is_available():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    # DeepSpeed 0.19 still calls collectives that torch 2.13 marks deprecated, once per micro-batch.
+    warnings.filterwarnings("ignore", message=r"`torch\.distributed\.\w+` is deprecated", category=FutureWarning)
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
+    prepare_environment()
     from rlvr.build import build_training
-    from rlvr.config import to_run_config
+    from rlvr.config import to_run_config, to_yaml
     from rlvr.logs import quiet_console, third_party_output_to_log
     from rlvr.plan import check_command
     from rlvr.train import distributed as D
     from rlvr.train.loop import GRPOTrainer
     from rlvr.train.plan import plan_step
+    from rlvr.train.preemption import Preempted, PreemptionSignal
+    from rlvr.train.resume import finished, resume_point, trim_to
 
     config = to_run_config(cfg)
     check_command(config, running="train")
@@ -40,10 +55,27 @@ def run(cfg: DictConfig) -> dict[str, float]:
     quiet_console(config.verbose)
     with third_party_output_to_log(config.verbose):  # the first run on a machine compiles DeepSpeed's comm op
         dist = D.setup_distributed(D.choose_device(config.trainer.device))
-    trainer = GRPOTrainer(build_training(config, plan, dist, _shared_run_dir(D)))
+    run_path = _shared_run_dir(D)
+    resume_from = resume_point(run_path, to_yaml(config), dist.world_size, config.trainer.resume)
+    done = finished(run_path)
+    if done is not None:  # e.g. requeued after it finished
+        log.info("%s finished at step %d (%s): nothing to do", run_path, done["step"], done["end_time"])
+        return done["metrics"]
+    if dist.is_main:
+        trim_to(run_path, resume_from)  # before anything is written: no row lost or written twice
+    D.barrier()
+    trainer = GRPOTrainer(build_training(config, plan, dist, run_path, resume_from=resume_from))
+    preemption = PreemptionSignal()
     try:
-        return trainer.train()
+        return trainer.train(preemption)
+    except Preempted:
+        preemption.hand_over()  # under submitit: requeue, and rank 0 exits here
+        if callable(preemption.previous):
+            raise SystemExit(0) from None  # the other ranks of a requeued job
+        raise
     finally:
+        preemption.restore()
+        trainer.run.close()
         del trainer  # free the DeepSpeed engine before the next job of a local multirun
 
 

@@ -64,6 +64,10 @@ def setup_distributed(device_kind: str) -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, device)
 
 
+def rank() -> int:
+    return dist.get_rank()
+
+
 def all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
     out = values.clone()
     dist.all_reduce(out, op=dist.ReduceOp.SUM)

@@ -19,48 +19,32 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from rlvr.algorithms import ADVANTAGE_ESTIMATORS, aggregate_loss, kl_penalty, policy_loss
-from rlvr.config import RunConfig
-from rlvr.data import Problem, PromptSampler
-from rlvr.data.prompts import Prompt, encode_prompt_text, format_prompt
-from rlvr.evaluate import Benchmark, evaluate_benchmarks, flat_metrics, summarize_benchmarks
-from rlvr.rewards import Reward, grade_responses, is_code_reasoning
-from rlvr.rollout import RolloutEngine, SamplingParams
+from rlvr.algorithms import ADVANTAGE_ESTIMATORS, policy_loss, regularisation_loss
+from rlvr.data import PromptSampler
+from rlvr.data.prompts import encode_prompt_text, format_prompt
+from rlvr.evaluate import evaluate_benchmarks, flat_metrics, summarize_benchmarks
+from rlvr.rewards import grade_responses, is_code_reasoning
+from rlvr.rollout import SamplingParams
 from rlvr.seeding import derive_seed
+from rlvr.train import checkpoint
 from rlvr.train import distributed as D
 from rlvr.train.batch import TokenBatch, make_token_batch, response_logprobs
+from rlvr.train.checkpoint import TrainerState
 from rlvr.train.metrics import StepMetrics, timed
-from rlvr.train.plan import StepPlan, update_schedule
-from rlvr.train.policy import count_parameters, full_parameters, replicas_identical, save_checkpoint
+from rlvr.train.parts import TrainingParts
+from rlvr.train.plan import update_schedule
+from rlvr.train.policy import count_parameters, full_parameters, replicas_identical
+from rlvr.train.preemption import Preempted, PreemptionSignal
+from rlvr.train.resume import mark_done
 from rlvr.train.rollouts import Rollouts, Scores, add_rollout_metrics, rollout_rows
-from rlvr.train.rundir import RunDir
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainingParts:
-    """What a training run is made of (``rlvr.build.build_training`` makes them from a config)."""
-
-    config: RunConfig
-    plan: StepPlan
-    dist: D.DistInfo
-    run_dir: RunDir
-    tokenizer: Any
-    engine: RolloutEngine  # samples the rollouts; gets the policy's weights before each step
-    policy: Any  # a DeepSpeed engine around the model being trained
-    reference: Any | None  # a frozen DeepSpeed copy of the start for the KL penalty, or None
-    reward: Reward
-    prompt: Prompt
-    problems: list[Problem]  # training problems whose prompt fits algorithm.max_prompt_len
-    benchmarks: list[Benchmark]
 
 
 class GRPOTrainer:
@@ -76,16 +60,24 @@ class GRPOTrainer:
         self._policy_version, self._engine_version = 0, -1
 
     # ------------------------------------------------------------------ the loop
-    def train(self) -> dict[str, float]:
-        total, started = self.tcfg.total_steps, time.perf_counter()
+    def train(self, preemption: PreemptionSignal | None = None) -> dict[str, float]:
+        """Steps after the checkpoint it starts from (all of them for a fresh run) up to ``total_steps``.
+        With ``preemption``, a signal stops it at the next step boundary with a checkpoint (``Preempted``)."""
+        total, started, resumed = self.tcfg.total_steps, time.perf_counter(), self.parts.start
         millions = count_parameters(self.policy.module) / 1e6
         self._say(f"model {self.cfg.model.name}: {millions:.2f} M parameters; {self.plan.describe()}")
-        start = self.evaluate(0)
-        self._say(f"at start: {self._accuracies(start)}")
-        self.run.log_metrics(0, start)
+        if resumed is None:
+            start = self.evaluate(0)
+            self._say(f"at start: {self._accuracies(start)}")
+            self.run.log_metrics(0, start)
+        else:
+            start, self._policy_version = self.run.logged(0), resumed.policy_version
+            self._say(f"continuing after step {resumed.step} of {total} (its checkpoint, attempt {self.run.attempts})")
         metrics: dict[str, float] = {}
+        first = 1 if resumed is None else resumed.step + 1
         with logging_redirect_tqdm():
-            bar = tqdm(range(1, total + 1), desc="GRPO", disable=not self.dist.is_main, dynamic_ncols=True)
+            bar = tqdm(range(first, total + 1), desc="GRPO", disable=not self.dist.is_main, dynamic_ncols=True,
+                       initial=first - 1, total=total)  # fmt: skip
             for step in bar:
                 metrics = self.step(step)
                 if self._evaluates_at(step):
@@ -93,11 +85,19 @@ class GRPOTrainer:
                 if step == total:
                     metrics["dist/replicas_identical"] = float(replicas_identical(self.policy.module))
                 self.run.log_metrics(step, metrics)
-                if step % self.tcfg.checkpoint_every == 0 or step == total:
+                saved = step % self.tcfg.checkpoint_every == 0 or step == total
+                if saved:
                     self.save_checkpoint(step)
+                if preemption is not None and step < total and preemption.agreed(self.dist.device):
+                    if not saved:
+                        self.save_checkpoint(step)
+                    raise Preempted(step)
                 bar.set_postfix(reward=f"{metrics['train/reward_mean']:.2f}", acc=f"{metrics['train/accuracy']:.2f}")
+        result = {"start/" + k: v for k, v in start.items()} | metrics
+        if self.dist.is_main:
+            mark_done(self.run.path, total, result)
         self._say(self._summary(start, metrics, time.perf_counter() - started))
-        return {"start/" + k: v for k, v in start.items()} | metrics
+        return result
 
     def step(self, step: int) -> dict[str, float]:
         metrics, timings, started = StepMetrics(self.dist.device), {}, time.perf_counter()
@@ -202,7 +202,14 @@ class GRPOTrainer:
                     logprobs, old[idx], advantages[idx], part.response_mask, clip=clip.mode, clip_low=clip.low,
                     clip_high=clip.high, aggregation=alg.loss_aggregation, max_response_len=alg.max_response_len,
                 )  # fmt: skip
-                loss = loss + self._regularisers(logprobs, entropy, None if ref is None else ref[idx], part, metrics)
+                extra, kl = regularisation_loss(
+                    logprobs, entropy, None if ref is None else ref[idx], part.response_mask, kl_coef=alg.kl.coef,
+                    kl_estimator=alg.kl.estimator, entropy_coef=alg.entropy_coef, aggregation=alg.loss_aggregation,
+                    max_response_len=alg.max_response_len,
+                )  # fmt: skip
+                if kl is not None:
+                    metrics.add_mean("actor/kl_ref", kl)
+                loss = loss + extra
                 self.policy.backward(loss * micro.weight)
                 self.policy.step()  # DeepSpeed steps the optimizer only at the accumulation boundary
                 metrics.add_mean("actor/loss", loss)
@@ -213,20 +220,6 @@ class GRPOTrainer:
                 if number < first_epoch:
                     metrics.add_ratio("actor/entropy", (entropy.detach() * part.response_mask).sum(), part.response_mask.sum())
             metrics.add_mean("actor/grad_norm", _nan_if_none(self.policy.get_global_grad_norm()))
-
-    def _regularisers(self, logprobs, entropy, ref_logprobs, part: TokenBatch, metrics: StepMetrics) -> torch.Tensor:
-        """The optional KL penalty and entropy bonus, aggregated like the policy loss (0 when off)."""
-        alg = self.alg
-        total = torch.zeros((), device=logprobs.device)
-        if ref_logprobs is not None:
-            kl = kl_penalty(logprobs, ref_logprobs, alg.kl.estimator)
-            kl = aggregate_loss(kl, part.response_mask, alg.loss_aggregation, alg.max_response_len)
-            metrics.add_mean("actor/kl_ref", kl)
-            total = total + alg.kl.coef * kl
-        if alg.entropy_coef:
-            bonus = aggregate_loss(entropy, part.response_mask, alg.loss_aggregation, alg.max_response_len)
-            total = total - alg.entropy_coef * bonus
-        return total
 
     # ------------------------------------------------------------------ evaluation, logs and checkpoints
     @torch.no_grad()
@@ -253,11 +246,10 @@ class GRPOTrainer:
         return D.broadcast_from_main(metrics)
 
     def save_checkpoint(self, step: int) -> None:
-        """HF-format weights, tokenizer and trainer state, moved into place only when complete."""
-        staging = self.run.staging_dir(step)
-        state = {"step": step, "seed": self.cfg.seed, "world_size": self.dist.world_size}
-        save_checkpoint(self.policy.module, self.parts.tokenizer, staging, state, is_main=self.dist.is_main)
-        self.run.commit_checkpoint(step, staging)
+        """Everything needed to continue exactly after ``step``, committed atomically (``rlvr.train.checkpoint``)."""
+        state = TrainerState(step, self.cfg.seed, self.dist.world_size, self._policy_version, self.parts.config_hash)
+        checkpoint.save(self.policy, self.parts.tokenizer, self.run.path, state, is_main=self.dist.is_main,
+                        keep_last=self.tcfg.keep_last)  # fmt: skip
 
     def _log_rollouts(self, step: int, rollouts: Rollouts, scores: Scores, advantages: torch.Tensor) -> None:
         every = self.tcfg.log_rollouts_every

@@ -4,8 +4,6 @@ of it, the frozen reference, and checkpoints."""
 from __future__ import annotations
 
 import hashlib
-import json
-from pathlib import Path
 from typing import Any, Iterator
 
 import torch
@@ -135,14 +133,3 @@ def replicas_identical(module: torch.nn.Module) -> bool:
         digest.update(tensor.detach().float().cpu().numpy().tobytes())
     digests = D.gather_to_main(digest.hexdigest())
     return D.broadcast_from_main(digests is not None and len(set(digests)) == 1)
-
-
-def save_checkpoint(module: torch.nn.Module, tokenizer: Any, staging: Path, state: dict[str, Any], *, is_main: bool) -> None:
-    """HF-format weights, tokenizer and ``trainer_state.json`` into ``staging`` (collective: every rank
-    gathers its partitions; rank 0 writes)."""
-    state_dict = {name: tensor.detach().cpu().clone() for name, tensor in full_parameters(module)}
-    if is_main:
-        module.save_pretrained(staging, state_dict=state_dict)
-        tokenizer.save_pretrained(staging)
-        (staging / "trainer_state.json").write_text(json.dumps(state) + "\n")
-    D.barrier()

@@ -8,7 +8,9 @@
     rollouts/step_<n>.parquet   one row per sample of step n (``ROLLOUT_COLUMNS``)
     eval/step_<n>.parquet       one row per (benchmark, problem, sample) of the evaluation after step n
                                 (step 0: the model before training); columns: rlvr.evaluate.RECORD_COLUMNS
-    checkpoints/step_<n>/  HF-format weights + tokenizer + trainer_state.json, written atomically
+    checkpoints/step_<n>/  HF-format weights + tokenizer, and the full state to continue from (rlvr.train.checkpoint)
+    checkpoints/latest     the step of the latest complete checkpoint
+    done.json              written when the run finished (rlvr.train.resume)
 
 Only rank 0 writes.
 """
@@ -18,12 +20,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
 from rlvr.evaluate import RECORD_COLUMNS
 from rlvr.outputs import write_json, write_parquet
+from rlvr.train.loggers import MetricsLogger, NullLogger
 
 ROLLOUT_COLUMNS = (
     "step", "prompt_id", "sample", "prompt", "response", "answer", "reward", "correct", "advantage",
@@ -32,18 +34,38 @@ ROLLOUT_COLUMNS = (
 
 
 class RunDir:
-    def __init__(self, path: str | os.PathLike, *, is_main: bool) -> None:
+    def __init__(self, path: str | os.PathLike, *, is_main: bool, logger: MetricsLogger | None = None) -> None:
         self.path = Path(path)
         self.is_main = is_main
+        self.logger = logger or NullLogger()  # wandb / tensorboard: each row of metrics.jsonl goes there too
         if is_main:
             (self.path / "rollouts").mkdir(parents=True, exist_ok=True)
             (self.path / "checkpoints").mkdir(exist_ok=True)
 
-    def write_start(self, config_yaml: str, meta: Mapping[str, Any]) -> None:
-        """``config.yaml`` (the resolved config) and ``meta.json`` (``rlvr.outputs.run_meta``)."""
-        if self.is_main:
-            (self.path / "config.yaml").write_text(config_yaml)
-            write_json(self.path / "meta.json", dict(meta))
+    def write_start(self, config_yaml: str, meta: Mapping[str, Any], attempt: Mapping[str, Any]) -> None:
+        """``config.yaml`` (the resolved config) and ``meta.json`` (``rlvr.outputs.run_meta``) with this start
+        of the run appended to its ``attempts``; a resumed run keeps the ``meta.json`` of its first start."""
+        if not self.is_main:
+            return
+        meta_path = self.path / "meta.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else dict(meta, attempts=[])
+        meta["attempts"].append(dict(attempt))
+        (self.path / "config.yaml").write_text(config_yaml)
+        write_json(meta_path, meta)
+
+    @property
+    def attempts(self) -> int:
+        """How many times the run was started before."""
+        meta_path = self.path / "meta.json"
+        return len(json.loads(meta_path.read_text())["attempts"]) if meta_path.is_file() else 0
+
+    def logged(self, step: int) -> dict[str, float]:
+        """The metrics logged for ``step`` (e.g. the evaluation before training, for a resumed run)."""
+        for line in (self.path / "metrics.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            if record.pop("step") == step:
+                return {key: float("nan") if value is None else value for key, value in record.items()}
+        raise KeyError(f"{self.path / 'metrics.jsonl'} has no row for step {step}")
 
     def log_metrics(self, step: int, metrics: Mapping[str, float]) -> None:
         if not self.is_main:
@@ -51,6 +73,10 @@ class RunDir:
         record = {"step": step, **{k: _json_number(v) for k, v in sorted(metrics.items())}}
         with open(self.path / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
+        self.logger.log(step, metrics)
+
+    def close(self) -> None:
+        self.logger.close()
 
     def log_rollouts(self, step: int, rows: list[dict[str, Any]]) -> None:
         if self.is_main:
@@ -60,24 +86,6 @@ class RunDir:
         """One row per (benchmark, problem, sample) of the evaluation after ``step`` updates."""
         if self.is_main:
             write_parquet(self.path / "eval" / f"step_{step}.parquet", records, ("step", *RECORD_COLUMNS))
-
-    def checkpoint_dir(self, step: int) -> Path:
-        return self.path / "checkpoints" / f"step_{step}"
-
-    def staging_dir(self, step: int) -> Path:
-        """Where a checkpoint is written before ``commit_checkpoint`` moves it into place."""
-        tmp = self.path / "checkpoints" / f".tmp_step_{step}"
-        if self.is_main:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-        return tmp
-
-    def commit_checkpoint(self, step: int, staging: Path) -> Path:
-        target = self.checkpoint_dir(step)
-        if self.is_main:
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(staging, target)  # atomic on one file system: a reader never sees half a checkpoint
-        return target
 
 
 def _json_number(value: Any) -> Any:

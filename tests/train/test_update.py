@@ -21,7 +21,8 @@ from rlvr.data.prompts import resolve_prompt
 from rlvr.rewards import build_reward
 from rlvr.rollout import Completion, RolloutEngine
 from rlvr.train import distributed as D
-from rlvr.train.loop import GRPOTrainer, TrainingParts
+from rlvr.train.loop import GRPOTrainer
+from rlvr.train.parts import TrainingParts
 from rlvr.train.plan import plan_step
 from rlvr.train.policy import init_policy
 from rlvr.train.rundir import RunDir
@@ -89,6 +90,7 @@ def trainer_for(world, model_dir, tmp_path, *, mini_batch_size, epochs=1, aggreg
         config=cfg, plan=plan_step(cfg, world.world_size), dist=world, run_dir=RunDir(tmp_path, is_main=True),
         tokenizer=tokenizer, engine=ScriptedGroups(tokenizer), policy=policy, reference=None,
         reward=build_reward("ground_truth"), prompt=resolve_prompt(cfg.model.prompt), problems=PROBLEMS, benchmarks=[],
+        config_hash="test",
     )  # fmt: skip
     return GRPOTrainer(parts)
 
