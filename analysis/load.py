@@ -8,6 +8,13 @@ Two kinds of run are found under a root, at any depth:
 - evaluation runs (``python -m rlvr.evaluate``): ``summary.json`` and ``samples.parquet`` beside Hydra's
   ``.hydra/config.yaml``.
 
+An evaluation of a training run's checkpoint is a point of that run's curve, not a run of its own: one
+inside the run directory (``<run dir>/evals/<eval>_<prompt>/step_<n>/``, what ``python -m rlvr.evaluate
+checkpoints=<dir>`` writes), or one elsewhere whose ``summary.json`` names ``<run dir>/checkpoints/step_<n>``
+of a run read with it. Its records join the run's ``evals`` at step n and, when it used the run's own prompt,
+its metrics the run's ``metrics`` at step n (``eval/<benchmark>/<metric>``, as the trainer logs them); what
+the trainer evaluated itself at that step wins. A half-written or damaged one is reported in ``skipped``.
+
 ``load_runs(root)`` returns a ``RunData`` whose frames are keyed by each run's own config (``KEYS``:
 model, reward, gamma, clip, algorithm, seed, prompt, experiment) plus ``run_id`` and ``step``, so runs
 of one sweep and of different sweeps mix freely. A run that is half-written (still training, or
@@ -22,7 +29,9 @@ so when runs that carry more than one version are read together.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -39,6 +48,8 @@ TRAIN_FILES = ("config.yaml", "meta.json", "metrics.jsonl")
 ROLLOUT_SUMMARY_COLUMNS = ("step", "prompt_id", "sample", "answer", "reward", "correct", "advantage",
                            "response_tokens", "finished", "is_code")  # fmt: skip
 _STEP_FILE = re.compile(r"step_(\d+)\.parquet")
+_STEP_DIR = re.compile(r"step_(\d+)")
+EVALS_DIR = "evals"  # <run dir>/evals/<eval>_<prompt>/step_<n>/: its checkpoints evaluated afterwards (rlvr.evaluate.checkpoints)
 
 
 class DamagedRun(ValueError):
@@ -187,21 +198,32 @@ def load_runs(root: str | Path, *, progress: bool = True) -> RunData:
     from tqdm.auto import tqdm
 
     root = Path(root)
-    runs, metrics, evals, skipped = [], [], [], []
+    loaded: list[_TrainRun | _EvalOutput] = []
+    skipped: list[tuple[Path, str]] = []
     for path in tqdm(find_runs(root), desc="reading runs", unit="run", disable=not progress):
         run_id = str(path.relative_to(root)) if path != root else path.name
         try:
-            if _is_eval_run(path):
-                row, run_evals = _load_eval_run(path, run_id)
-                run_metrics = None
-            else:
-                row, run_metrics, run_evals = _load_train_run(path, run_id)
+            loaded.append(_read_eval_output(path, run_id) if _is_eval_run(path) else _load_train_run(path, run_id))
         except (DamagedRun, FileNotFoundError, ValueError, OSError) as err:
             skipped.append((path, str(err)))
             continue
-        runs.append(row)
-        if run_metrics is not None:
+        if isinstance(loaded[-1], _TrainRun):
+            skipped += _read_points(loaded[-1])
+    # evaluations elsewhere of a checkpoint of a run read here: points of that run's curve
+    by_path = {run.path.resolve(): run for run in loaded if isinstance(run, _TrainRun)}
+    for output in [o for o in loaded if isinstance(o, _EvalOutput)]:
+        run = by_path.get(_checkpoint_run(output.summary.get("checkpoint")))
+        if run is not None:
+            run.points.append(output)
+            loaded.remove(output)
+    runs, metrics, evals = [], [], []
+    for item in loaded:
+        if isinstance(item, _TrainRun):
+            run_metrics, run_evals = _with_points(item)
             metrics.append(run_metrics)
+        else:
+            run_evals = _with_keys(item.records, item.keys, step=item.step)
+        runs.append(item.row)
         evals.append(run_evals)
     runs_frame = pd.DataFrame(runs, columns=[*KEYS, "path", "total_steps", "last_step", "grader_version"])
     return RunData(
@@ -270,7 +292,29 @@ def _read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
-def _load_train_run(path: Path, run_id: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+@dataclass(eq=False)  # identity: compared by list.remove, and frames have no truth value
+class _TrainRun:
+    path: Path
+    keys: dict[str, Any]
+    row: dict[str, Any]  # of RunData.runs
+    metrics: pd.DataFrame  # metrics.jsonl, without keys
+    evals: pd.DataFrame  # eval/step_<n>.parquet, keyed
+    points: list[_EvalOutput] = field(default_factory=list)  # evaluations of its checkpoints
+
+
+@dataclass(eq=False)
+class _EvalOutput:
+    """A finished ``python -m rlvr.evaluate`` output, read."""
+
+    path: Path
+    summary: dict[str, Any]
+    keys: dict[str, Any]  # as a run of its own
+    row: dict[str, Any]  # as a run of its own
+    records: pd.DataFrame  # samples.parquet
+    step: int  # of the checkpoint it evaluated (0: a model's own weights)
+
+
+def _load_train_run(path: Path, run_id: str) -> _TrainRun:
     for name in TRAIN_FILES:
         if not (path / name).is_file():
             raise DamagedRun(f"{name} is missing")
@@ -285,13 +329,12 @@ def _load_train_run(path: Path, run_id: str) -> tuple[dict[str, Any], pd.DataFra
     if total is not None and (last is None or last < int(total)):
         raise DamagedRun(f"unfinished: metrics.jsonl stops at step {last} of {total}")
     evals = [_with_keys(_read_parquet(path / "eval" / f"step_{s}.parquet"), keys, step=s) for s in record.eval_steps]
-    metrics = _with_keys(record.metrics, keys)
     row = keys | {"path": str(path), "total_steps": total, "last_step": last,
                   "grader_version": _grader_version(record.meta)}  # fmt: skip
-    return row, metrics, _concat(evals, [*KEYS, "step"])
+    return _TrainRun(path, keys, row, record.metrics, _concat(evals, [*KEYS, "step"]))
 
 
-def _load_eval_run(path: Path, run_id: str) -> tuple[dict[str, Any], pd.DataFrame]:
+def _read_eval_output(path: Path, run_id: str) -> _EvalOutput:
     for name in ("summary.json", "samples.parquet"):
         if not (path / name).is_file():
             raise DamagedRun(f"{name} is missing (an evaluation that did not finish?)")
@@ -303,10 +346,78 @@ def _load_eval_run(path: Path, run_id: str) -> tuple[dict[str, Any], pd.DataFram
     keys["experiment"] = keys["experiment"] or summary.get("experiment_name")
     keys["prompt"] = (summary.get("prompt") or {}).get("name", keys["prompt"])
     step = _checkpoint_step(summary.get("checkpoint"))
-    evals = _with_keys(_read_parquet(path / "samples.parquet"), keys, step=step)
     row = keys | {"path": str(path), "total_steps": None, "last_step": step,
                   "grader_version": _grader_version(meta, summary)}  # fmt: skip
-    return row, evals
+    return _EvalOutput(path, summary, keys, row, _read_parquet(path / "samples.parquet"), step)
+
+
+def _read_points(run: _TrainRun) -> list[tuple[Path, str]]:
+    """Add the evaluations inside ``run`` (``<run dir>/evals/...``) to its points; the ones left out, with why."""
+    folder = run.path / EVALS_DIR
+    skipped = []
+    for path in find_runs(folder) if folder.is_dir() else []:
+        try:
+            output = _read_eval_output(path, run.keys["run_id"])
+            named = re.search(r"step_(\d+)$", str(output.summary.get("checkpoint") or "").rstrip("/"))
+            if named is None and not _STEP_DIR.fullmatch(path.name):
+                raise DamagedRun("summary.json names no checkpoint step_<n>: which step it evaluated is unknown")
+            step = int(named[1]) if named else int(path.name.removeprefix("step_"))
+            run.points.append(dataclasses.replace(output, step=step))
+        except (DamagedRun, ValueError, OSError) as err:
+            skipped.append((path, str(err)))
+    return skipped
+
+
+def _with_points(run: _TrainRun) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The run's metrics and records with its evaluated checkpoints added (see the module docstring). Per step,
+    benchmark and prompt, the trainer's own evaluation wins, then the evaluation with more samples, then the newest."""
+    evaluated = set(zip(run.evals["step"], run.evals["benchmark"], run.evals["prompt_name"])) if len(run.evals) else set()
+    chosen: dict[tuple, tuple[tuple, _EvalOutput, pd.DataFrame]] = {}
+    for point in run.points:
+        for (benchmark, prompt), part in point.records.groupby(["benchmark", "prompt_name"], sort=False):
+            key = (point.step, benchmark, prompt)
+            rank = (len(part), str(point.summary.get("time") or ""))
+            if key not in evaluated and (key not in chosen or rank > chosen[key][0]):
+                chosen[key] = (rank, point, part)
+    rows: dict[int, dict[str, Any]] = {}
+    for (step, benchmark, prompt), (_, point, _) in chosen.items():
+        if prompt == run.keys["prompt"]:
+            values = ((point.summary.get("benchmarks") or {}).get(benchmark) or {}).get("metrics") or {}
+            rows.setdefault(step, {"step": step}).update(
+                {f"eval/{benchmark}/{name}": math.nan if v is None else v for name, v in values.items()})  # fmt: skip
+    metrics = _fill_missing(run.metrics, pd.DataFrame(list(rows.values())))
+    records = [_with_keys(part, run.keys, step=step) for (step, _, _), (_, _, part) in chosen.items()]
+    evals = _concat([run.evals, *records], [*KEYS, "step"])
+    return _with_keys(metrics, run.keys), evals.sort_values("step", kind="stable").reset_index(drop=True)
+
+
+def _fill_missing(metrics: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """``metrics`` (one row per logged step) with the values of ``points`` (``step`` + metric columns) where
+    it has none: a cell it leaves empty, a column or a step it lacks.
+
+    >>> logged = pd.DataFrame({"step": [0, 1], "eval/a/accuracy": [0.5, None], "train/reward_mean": [0.1, 0.2]})
+    >>> _fill_missing(logged, pd.DataFrame({"step": [0, 1, 2], "eval/a/accuracy": [0.9, 0.6, 0.7]})).values.tolist()
+    [[0.0, 0.5, 0.1], [1.0, 0.6, 0.2], [2.0, 0.7, nan]]
+    """
+    if not len(points):
+        return metrics
+    merged = metrics.merge(points, on="step", how="outer", suffixes=("", " (checkpoint)"))
+    for column in points.columns.drop("step"):
+        if f"{column} (checkpoint)" in merged:
+            merged[column] = merged[column].where(merged[column].notna(), merged.pop(f"{column} (checkpoint)"))
+    return merged.sort_values("step", kind="stable").reset_index(drop=True)
+
+
+def _checkpoint_run(checkpoint: str | None) -> Path | None:
+    """The run directory of a checkpoint ``<run dir>/checkpoints/step_<n>`` (a relative one: from here), else None.
+
+    >>> _checkpoint_run("/runs/r/checkpoints/step_300"), _checkpoint_run("Qwen/Qwen2.5-7B"), _checkpoint_run(None)
+    (PosixPath('/runs/r'), None, None)
+    """
+    path = Path(str(checkpoint).rstrip("/")) if checkpoint else None
+    if path is None or path.parent.name != "checkpoints" or not _STEP_DIR.fullmatch(path.name):
+        return None
+    return path.parent.parent.resolve()
 
 
 def _checkpoint_step(checkpoint: str | None) -> int:

@@ -32,6 +32,7 @@ class PlannedRun:
     total_steps: int
     seconds_per_step: float | None
     command: str = "train"  # or "evaluate": no training steps, cost unknown
+    sbatch: str | None = None  # the job's resources under a SLURM launcher (hydra/launcher=slurm)
 
     @property
     def gpu_hours(self) -> float | None:
@@ -69,21 +70,24 @@ def plan_runs(overrides: Sequence[str]) -> list[tuple[PlannedRun, DictConfig]]:
     from hydra import compose, initialize_config_dir
 
     from rlvr.build import build_reward
+    from rlvr.launcher import describe_shape, job_shape
     from rlvr.train.plan import plan_step
 
     base = [o for o in overrides if not _is_sweep(o)]
     swept = [o for o in overrides if _is_sweep(o)]
     runs = []
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        params = sweeper_params(compose("config", overrides=base, return_hydra_config=True))
+        with_hydra = compose("config", overrides=base, return_hydra_config=True)
+        params, launcher = sweeper_params(with_hydra), slurm_launcher_params(with_hydra)
         points = expand_sweep(params + swept)
         configs = [compose("config", overrides=base + point) for point in points]
     for point, cfg in zip(points, configs):
         typed = to_run_config(cfg)  # a missing or mistyped value fails here, named
         command = check_command(typed)
         gpus = typed.resources.gpus if command == "train" else min(typed.resources.gpus, 1)  # evaluation: one GPU
-        if command == "train":
-            plan_step(typed, world_size=max(gpus, 1))  # a sweep point that cannot run fails here, named
+        shape = None if launcher is None else job_shape(launcher, command, typed.resources.gpus)
+        if command == "train":  # a sweep point that cannot run fails here, named
+            plan_step(typed, world_size=max(gpus, 1) if shape is None else shape["nodes"] * shape["tasks_per_node"])
         build_reward(typed)  # an unknown reward parameter fails here too
         run = PlannedRun(
             overrides=tuple(point),
@@ -92,9 +96,18 @@ def plan_runs(overrides: Sequence[str]) -> list[tuple[PlannedRun, DictConfig]]:
             total_steps=typed.trainer.total_steps if command == "train" else 0,
             seconds_per_step=typed.resources.seconds_per_step,
             command=command,
+            sbatch=None if shape is None else describe_shape(launcher, shape),
         )
         runs.append((run, cfg))
     return runs
+
+
+def slurm_launcher_params(cfg: DictConfig) -> dict | None:
+    """The launcher config when it is our SLURM launcher (``hydra/launcher=slurm`` or ``slurm_cpu``)."""
+    launcher = OmegaConf.select(cfg, "hydra.launcher")
+    if launcher is None or launcher.get("_target_") != "hydra_plugins.rlvr_launcher.SlurmLauncher":
+        return None
+    return OmegaConf.to_container(launcher, resolve=True)
 
 
 COMMANDS = ("train", "evaluate")
@@ -120,21 +133,23 @@ def check_command(cfg: RunConfig, running: str | None = None) -> str:
 
 
 def format_plan(runs: Sequence[PlannedRun], title: str) -> str:
-    header = ("#", "overrides", "GPUs", "steps", "GPU-h (est.)")
+    header = ("#", "overrides", "GPUs", "steps", "GPU-h (est.)") + (("sbatch (each job)",) if runs and runs[0].sbatch else ())
     rows = [
         (str(i), " ".join(r.overrides) or "(none)", str(r.gpus) if r.gpus else "CPU",
          str(r.total_steps) if r.command == "train" else "eval",
-         "?" if r.gpu_hours is None else f"{r.gpu_hours:.1f}")
+         "?" if r.gpu_hours is None else f"{r.gpu_hours:.1f}") + ((r.sbatch,) if r.sbatch else ())
         for i, r in enumerate(runs)
-    ]
+    ]  # fmt: skip
     widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
     line = lambda row: "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()  # noqa: E731
     known = [r.gpu_hours for r in runs if r.gpu_hours is not None]
     total = f"{sum(known):.1f} GPU-hours (estimated)" + (" + runs of unknown cost" if len(known) < len(runs) else "")
+    arrays = len({r.sbatch for r in runs if r.sbatch})
+    shapes = [f"{arrays} job array(s) on SLURM: one per resource shape"] if arrays else []
     return "\n".join(
         [title, line(header), line(tuple("-" * w for w in widths)), *map(line, rows),
-         f"{len(runs)} runs, {total}", f"launch: python -m rlvr.{runs[0].command if runs else 'train'} -m {title}"]
-    )
+         f"{len(runs)} runs, {total}", *shapes, f"launch: python -m rlvr.{runs[0].command if runs else 'train'} -m {title}"]
+    )  # fmt: skip
 
 
 def _is_sweep(override: str) -> bool:

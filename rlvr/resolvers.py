@@ -1,7 +1,8 @@
 """OmegaConf resolvers the config files use, registered when ``rlvr`` is imported.
 
-Only integer arithmetic that a config cannot otherwise express: the clip ablations that tie the
-mini-batch to the rollout size (``conf/clip/one_update_*.yaml``).
+Only what a config cannot otherwise express: integer arithmetic for the clip ablations that tie the
+mini-batch to the rollout size (``conf/clip/one_update_*.yaml``), and a fallback for a key that is set but
+null (``oc.select`` only falls back for a missing one): sweep folders of runs outside an experiment.
 """
 
 from __future__ import annotations
@@ -33,7 +34,16 @@ def divide_exactly(numerator: int, denominator: int) -> int:
     return numerator // denominator
 
 
+def first_set(*values: object) -> object:
+    """``${first_set:${experiment_name},adhoc}`` -> the first value that is not null.
+
+    >>> first_set(None, "adhoc"), first_set("fig1", "adhoc")
+    ('adhoc', 'fig1')
+    """
+    return next((value for value in values if value is not None), None)
+
+
 def register_resolvers() -> None:
-    for name, fn in (("mul", multiply), ("div", divide_exactly)):
+    for name, fn in (("mul", multiply), ("div", divide_exactly), ("first_set", first_set)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

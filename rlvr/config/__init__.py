@@ -134,12 +134,21 @@ _SCHEMAS = {
 }
 
 
+def _launcher_schemas() -> dict:
+    """Our SLURM profiles' schema, when hydra-submitit-launcher is installed (it is: requirements.txt)."""
+    try:
+        from rlvr.config.launcher import RLVRSlurmConf
+    except ImportError:  # pragma: no cover
+        return {}
+    return {("hydra/launcher", "rlvr_slurm_schema"): RLVRSlurmConf}
+
+
 def register_schemas() -> None:
     """Store every schema in Hydra's ConfigStore (idempotent: storing again replaces the entry)."""
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
-    for (group, name), node in _SCHEMAS.items():
+    for (group, name), node in (_SCHEMAS | _launcher_schemas()).items():
         store.store(group=group, name=name, node=node)
 
 

@@ -4,11 +4,14 @@
     python -m rlvr.evaluate model=qwen2.5_math_7b eval=paper engine=vllm  # MATH-500, AMC, AIME 2024/2025
     python -m rlvr.evaluate model=qwen2.5_math_7b checkpoint=<run dir>/checkpoints/step_300
     python -m rlvr.evaluate -m model=qwen2.5_math_7b prompt=default,python_prefix eval=math500   # Table 3
+    python -m rlvr.evaluate [-m] checkpoints=<run dir or folder of runs> eval=paper   # every checkpoint not evaluated yet
 
 Prints a table and writes, in its output directory, ``meta.json`` (as a training run's: git commit,
 package versions, host, the prompt, each benchmark's protocol, the grader's version), ``summary.json``
 (model, checkpoint, prompt, protocol and metrics of each benchmark) and ``samples.parquet`` (one row per
-problem and sample, columns ``rlvr.evaluate.RECORD_COLUMNS``).
+problem and sample, columns ``rlvr.evaluate.RECORD_COLUMNS``). With ``checkpoints=``, each checkpoint's
+evaluation goes into its run directory, ``<run dir>/evals/<eval>_<prompt>/step_<n>/`` (``rlvr.evaluate.checkpoints``);
+``-m`` makes each one a job of a multirun (the checkpoint sweeper, ``conf/hydra/sweeper/checkpoints.yaml``).
 """
 
 from __future__ import annotations
@@ -105,15 +108,46 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict[str, Any]:
         "time": meta["start_time"],
         "benchmarks": {b.name: {"protocol": b.describe(), "metrics": summaries[b.name]} for b in parts.benchmarks},
     }
-    write_json(output_dir / "summary.json", summary)
     write_parquet(output_dir / "samples.parquet", records, RECORD_COLUMNS)
+    write_json(output_dir / "summary.json", summary)  # last: its presence says the evaluation is complete
     print(f"{config.model.name} ({parts.model_path}), prompt {parts.prompt.name}\n{format_table(summaries, parts.benchmarks)}")
     print(f"results: {output_dir / 'summary.json'}, {output_dir / 'samples.parquet'}")
     return summary
 
 
+def run_checkpoints(overrides: list[str]) -> tuple[int, int]:
+    """``checkpoints=<dir>`` without ``-m``: evaluate, one after another, each checkpoint under the folder that
+    is not evaluated yet (``rlvr.evaluate.sweeper``), composed with its run's model and written to its
+    evaluation folder in the run directory. Returns (evaluated, skipped as done)."""
+    from hydra import compose
+    from omegaconf import OmegaConf
+
+    from rlvr.evaluate.sweeper import checkpoint_jobs, split_checkpoints
+
+    roots, rest = split_checkpoints(overrides)
+    compose_evaluate = lambda lines: compose("evaluate", overrides=lines)  # noqa: E731
+    jobs = checkpoint_jobs(roots, rest, compose_evaluate)
+    for job in jobs:
+        name = f"{job.checkpoint.run_dir} step {job.checkpoint.step}"
+        if job.done:
+            print(f"evaluated before: {name} ({job.out_dir})")
+            continue
+        print(f"evaluating {name} ({job.model}) -> {job.out_dir}")
+        cfg = compose_evaluate(list(job.overrides))
+        (job.out_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, job.out_dir / ".hydra" / "config.yaml")  # as a -m job's folder has it
+        OmegaConf.save(OmegaConf.create(list(job.overrides)), job.out_dir / ".hydra" / "overrides.yaml")
+        run(cfg, job.out_dir)
+    done = sum(job.done for job in jobs)
+    print(f"checkpoints={','.join(roots)}: {len(jobs) - done} evaluated, {done} skipped as done before")
+    return len(jobs) - done, done
+
+
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
+    if cfg.checkpoints is not None:
+        run_checkpoints(list(HydraConfig.get().overrides.task))
+        return None
     summary = run(cfg, HydraConfig.get().runtime.output_dir)
     first = next(iter(summary["benchmarks"].values()))
     return first["metrics"]["accuracy"]

@@ -194,3 +194,21 @@ def test_each_tiny_experiment_sweeps_the_same_axes_as_its_paper_experiment(name)
         )
     assert set(paper) == set(tiny) and tiny["model"] == "tiny"
     assert {k: v for k, v in paper.items() if k != "model"} == {k: v for k, v in tiny.items() if k != "model"}
+
+
+def test_plan_on_slurm_prints_each_jobs_resources_and_splits_shapes_into_arrays():
+    import doctest
+
+    import rlvr.launcher
+
+    assert doctest.testmod(rlvr.launcher).failed == 0
+    runs = plan_runs(["experiment=fig3", "hydra/launcher=slurm"])
+    shapes = {cfg.model.name: run.sbatch for run, cfg in runs}
+    # OLMo 2 7B and Llama 3.1 8B: 8 GPUs, one task each; Llama 3.2 3B: 4 (conf/model/*.yaml resources.gpus)
+    assert shapes["olmo2_7b"].startswith("nodes=1 gpus/node=8 tasks/node=8") and "time=1440min" in shapes["olmo2_7b"]
+    assert shapes["llama3.2_3b"].startswith("nodes=1 gpus/node=4 tasks/node=4")
+    from rlvr.plan import format_plan
+
+    assert "2 job array(s) on SLURM: one per resource shape" in format_plan([r for r, _ in runs], "fig3")
+    tiny = plan_runs(["experiment=tiny_fig1", "hydra/launcher=slurm_cpu"])
+    assert {run.sbatch for run, _ in tiny} == {"nodes=1 tasks/node=2 cpus/task=1 mem(GB)=8 time=60min"}
