@@ -47,7 +47,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     from rlvr.train.loop import GRPOTrainer
     from rlvr.train.plan import plan_step
     from rlvr.train.preemption import Preempted, PreemptionSignal
-    from rlvr.train.resume import finished, resume_point, trim_to
+    from rlvr.train.resume import exclusive, finished, resume_point, trim_to
 
     config = to_run_config(cfg)
     check_command(config, running="train")
@@ -56,27 +56,28 @@ def run(cfg: DictConfig) -> dict[str, float]:
     with third_party_output_to_log(config.verbose):  # the first run on a machine compiles DeepSpeed's comm op
         dist = D.setup_distributed(D.choose_device(config.trainer.device))
     run_path = _shared_run_dir(D)
-    resume_from = resume_point(run_path, to_yaml(config), dist.world_size, config.trainer.resume)
-    done = finished(run_path)
-    if done is not None:  # e.g. requeued after it finished
-        log.info("%s finished at step %d (%s): nothing to do", run_path, done["step"], done["end_time"])
-        return done["metrics"]
-    if dist.is_main:
-        trim_to(run_path, resume_from)  # before anything is written: no row lost or written twice
-    D.barrier()
-    trainer = GRPOTrainer(build_training(config, plan, dist, run_path, resume_from=resume_from))
-    preemption = PreemptionSignal()
-    try:
-        return trainer.train(preemption)
-    except Preempted:
-        preemption.hand_over()  # under submitit: requeue, and rank 0 exits here
-        if callable(preemption.previous):
-            raise SystemExit(0) from None  # the other ranks of a requeued job
-        raise
-    finally:
-        preemption.restore()
-        trainer.run.close()
-        del trainer  # free the DeepSpeed engine before the next job of a local multirun
+    with exclusive(run_path, hold=dist.is_main):  # refuses a run directory another process still runs
+        resume_from = resume_point(run_path, to_yaml(config), dist.world_size, config.trainer.resume)
+        done = finished(run_path)
+        if done is not None:  # e.g. requeued after it finished
+            log.info("%s finished at step %d (%s): nothing to do", run_path, done["step"], done["end_time"])
+            return done["metrics"]
+        if dist.is_main:
+            trim_to(run_path, resume_from)  # before anything is written: no row lost or written twice
+        D.barrier()
+        trainer = GRPOTrainer(build_training(config, plan, dist, run_path, resume_from=resume_from))
+        preemption = PreemptionSignal()
+        try:
+            return trainer.train(preemption)
+        except Preempted:
+            preemption.hand_over()  # under submitit: requeue, and rank 0 exits here
+            if callable(preemption.previous):
+                raise SystemExit(0) from None  # the other ranks of a requeued job
+            raise
+        finally:
+            preemption.restore()
+            trainer.run.close()
+            del trainer  # free the DeepSpeed engine before the next job of a local multirun
 
 
 def _shared_run_dir(D) -> Path:

@@ -8,19 +8,24 @@ once when started again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
+import logging
 import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import yaml
 
 from rlvr.outputs import write_json
 from rlvr.train import checkpoint
+
+log = logging.getLogger(__name__)
 
 POLICIES = ("auto", "never", "must")
 # Keys a resumed run may change: where things are read and written, and how it starts and talks.
@@ -31,6 +36,32 @@ STEP_FOLDERS = ("rollouts", "eval")  # hold step_<n>.parquet files
 
 class ResumeError(RuntimeError):
     """A run directory that this run cannot continue; the message says why and what to do."""
+
+
+@contextlib.contextmanager
+def exclusive(run_path: Path, *, hold: bool) -> Iterator[None]:
+    """Hold ``<run dir>/.lock`` while inside (``hold``: rank 0; the other ranks pass): a run started again
+    while an earlier start still runs (a stray process of a killed launcher) is refused, not run twice into
+    the same files. On a file system without locks it warns and goes on."""
+    if not hold:
+        yield
+        return
+    path = Path(run_path) / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise ResumeError(f"{run_path} is being run by {holder}: stop it before starting this run again") from None
+        except OSError as error:  # e.g. a network file system without flock
+            log.warning("cannot lock %s (%s): make sure no other process runs this run", path, error)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield  # closing the file releases the lock
 
 
 @dataclass(frozen=True)

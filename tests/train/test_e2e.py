@@ -89,7 +89,7 @@ def test_run_leaves_the_contracted_run_directory(train_cmd, tiny_path):
         assert logged["train/code_rate"] == pytest.approx(rollouts.is_code.mean())
 
     # checkpoints: complete, loadable, no staging left behind, and the policy moved
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_1", "step_2"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["latest", "step_1", "step_2"]
     from rlvr.models import load_causal_lm, load_tokenizer
 
     trained = load_causal_lm(str(run / "checkpoints" / "step_2"))

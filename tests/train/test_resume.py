@@ -46,9 +46,30 @@ def train(run_dir: Path, processes: int, *, kill_after_step: int | None = None) 
         assert process.poll() is None, "the run ended before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
+    kill_tree(process.pid)
     process.wait()
     return None
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and all its descendants: torchrun starts its workers in sessions of their own, so
+    killing its process group would leave them running (and writing)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo += children.get(tree[-1], [])
+    for member in tree:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def steps_logged(run_dir: Path) -> list[int]:
@@ -188,3 +209,14 @@ def test_doctests():
     import doctest
 
     assert doctest.testmod(resume).failed == 0
+
+
+def test_a_run_directory_in_use_is_refused(tmp_path):
+    with resume.exclusive(tmp_path, hold=True):
+        with pytest.raises(ResumeError, match=rf"{tmp_path} is being run by pid {os.getpid()} on"):
+            with resume.exclusive(tmp_path, hold=True):
+                pass
+        with resume.exclusive(tmp_path, hold=False):  # the other ranks do not lock
+            pass
+    with resume.exclusive(tmp_path, hold=True):  # released
+        pass
