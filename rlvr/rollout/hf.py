@@ -96,23 +96,25 @@ class HFEngine(RolloutEngine):
         return [self._completion(row.tolist(), params) for row in out[:, width:]]
 
     def _completion(self, generated: list[int], params: SamplingParams) -> Completion:
-        for end, token in enumerate(generated):
-            if token in self.eos_ids:
-                tokens = generated[: end + 1]
-                return Completion(tuple(tokens), self._decode(tokens[:-1]), "stop")
-        if params.stop:
-            # A row that hit a stop string is padded to the batch's length after it: cut it there.
-            end = self._stop_end(generated, params.stop)
-            if end is not None:
-                tokens = generated[:end]
-                return Completion(tuple(tokens), self._decode(tokens), "stop")
+        """The sampled tokens of one row, exactly as vLLM returns them: up to and including the EOS that ended
+        it, or the token that completed a stop string, never the padding ``generate`` puts after a finished
+        row (which is an EOS id when the pad id doubles as EOS, as for Llama 3)."""
+        eos_at = next((i for i, token in enumerate(generated) if token in self.eos_ids), None)
+        before_eos = generated if eos_at is None else generated[:eos_at]
+        stop_end = self._stop_end(before_eos, params.stop) if params.stop else None
+        if stop_end is not None:  # the stop string came first: anything after it is padding
+            tokens = generated[:stop_end]
+            return Completion(tuple(tokens), self._decode(tokens), "stop")
+        if eos_at is not None:
+            tokens = generated[: eos_at + 1]
+            return Completion(tuple(tokens), self._decode(tokens[:-1]), "stop")
         return Completion(tuple(generated), self._decode(generated), "length")
 
     def _stop_end(self, generated: list[int], stop: Sequence[str]) -> int | None:
         """Length of the shortest prefix of ``generated`` whose text contains a stop string (kept, as vLLM
         does with ``include_stop_str_in_output``), or None. Binary search: a longer prefix never
         contains less text."""
-        if not any(s in self._decode(generated) for s in stop):
+        if not generated or not any(s in self._decode(generated) for s in stop):
             return None
         low, high = 1, len(generated)
         while low < high:

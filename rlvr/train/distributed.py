@@ -15,12 +15,18 @@ import torch
 import torch.distributed as dist
 
 
+# The device type the process group's tensors must be on: NCCL works on CUDA tensors only, gloo on CPU ones.
+BACKEND_DEVICE = {"nccl": "cuda", "gloo": "cpu"}
+_group_device_type: str | None = None  # set by setup_distributed; checked by every tensor collective
+
+
 @dataclass(frozen=True)
 class DistInfo:
     rank: int
     world_size: int
     local_rank: int
-    device: torch.device
+    device: torch.device  # where this rank computes
+    collective_device: torch.device  # where tensors handed to collectives live: the process group's device
 
     @property
     def is_main(self) -> bool:
@@ -53,29 +59,43 @@ def setup_distributed(device_kind: str) -> DistInfo:
         os.environ.setdefault("MASTER_PORT", str(_free_port()))
     import deepspeed
 
+    global _group_device_type
+    backend = "nccl" if device_kind == "cuda" else "gloo"
     if not dist.is_initialized():
-        deepspeed.init_distributed(dist_backend="nccl" if device_kind == "cuda" else "gloo", verbose=False)
+        deepspeed.init_distributed(dist_backend=backend, verbose=False)
+    _group_device_type = BACKEND_DEVICE[backend]
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device_kind == "cuda":
         torch.cuda.set_device(local_rank)
         device = torch.device("cuda", local_rank)
     else:
         device = torch.device("cpu")
-    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, device)
+    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, device, collective_device=device)
 
 
 def rank() -> int:
     return dist.get_rank()
 
 
+def check_collective_device(values: torch.Tensor) -> torch.Tensor:
+    """Refuse a tensor the process group cannot reduce (a CPU tensor under NCCL crashes a CUDA run), with a
+    message that says where the tensor should have been put."""
+    if _group_device_type is not None and values.device.type != _group_device_type:
+        raise RuntimeError(
+            f"a collective was handed a {values.device.type} tensor, but the process group reduces "
+            f"{_group_device_type} tensors: create it on dist.collective_device"
+        )
+    return values
+
+
 def all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
-    out = values.clone()
+    out = check_collective_device(values).clone()
     dist.all_reduce(out, op=dist.ReduceOp.SUM)
     return out
 
 
 def all_reduce_max(values: torch.Tensor) -> torch.Tensor:
-    out = values.clone()
+    out = check_collective_device(values).clone()
     dist.all_reduce(out, op=dist.ReduceOp.MAX)
     return out
 

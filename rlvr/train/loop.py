@@ -88,7 +88,7 @@ class GRPOTrainer:
                 saved = step % self.tcfg.checkpoint_every == 0 or step == total
                 if saved:
                     self.save_checkpoint(step)
-                if preemption is not None and step < total and preemption.agreed(self.dist.device):
+                if preemption is not None and step < total and preemption.agreed(self.dist.collective_device):
                     if not saved:
                         self.save_checkpoint(step)
                     raise Preempted(step)
@@ -100,7 +100,7 @@ class GRPOTrainer:
         return result
 
     def step(self, step: int) -> dict[str, float]:
-        metrics, timings, started = StepMetrics(self.dist.device), {}, time.perf_counter()
+        metrics, timings, started = StepMetrics(self.dist.collective_device), {}, time.perf_counter()
         with timed(timings, "perf/sync_s"):
             self._sync_weights()  # a no-op when an evaluation after the last step already pushed them
         with timed(timings, "perf/rollout_s"):
@@ -189,7 +189,7 @@ class GRPOTrainer:
         shuffle = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "shuffle", step, self.dist.rank))
         orders = [torch.randperm(len(batch), generator=shuffle) for _ in range(alg.epochs_per_rollout)]
         schedule = update_schedule(orders, batch.response_mask, self.plan, self.tcfg.micro_batch_size,
-                                   alg.loss_aggregation, D.all_reduce_sum)  # fmt: skip
+                                   alg.loss_aggregation, D.all_reduce_sum, self.dist.collective_device)  # fmt: skip
         first_epoch = len(schedule) // alg.epochs_per_rollout  # its mini-batches see every sample once
         for number, minibatch in enumerate(schedule):
             for micro in minibatch:

@@ -115,6 +115,7 @@ def update_schedule(
     micro_batch_size: int,
     aggregation: str,
     sum_over_ranks: Callable[[torch.Tensor], torch.Tensor],
+    collective_device: torch.device | None = None,
 ) -> list[list[MicroBatch]]:
     """This rank's micro-batches, grouped by optimizer step, for one rollout.
 
@@ -129,7 +130,7 @@ def update_schedule(
     tokens = response_mask.sum(-1).cpu()  # [N] response tokens per sample
     mini_tokens = torch.stack([tokens[idx].sum() for idx in minibatches])  # [number of mini-batches]
     if aggregation == "token-mean":  # the only aggregation whose weights depend on the tokens
-        mini_tokens = sum_over_ranks(mini_tokens.to(response_mask.device)).cpu()
+        mini_tokens = sum_over_ranks(mini_tokens.to(collective_device or response_mask.device)).cpu()
     micro_batches = plan.grad_accumulation * plan.world_size  # DeepSpeed averages over these
     schedule = []
     for idx, total in zip(minibatches, mini_tokens.tolist()):

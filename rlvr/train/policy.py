@@ -75,6 +75,10 @@ def init_policy(model_path: str, model: ModelConfig, algorithm: AlgorithmConfig,
         module.parameters(), lr=algorithm.lr, betas=tuple(algorithm.betas), weight_decay=algorithm.weight_decay
     )
     engine, *_ = deepspeed.initialize(model=module, optimizer=optimizer, config=ds_config)
+    # from_pretrained returns the model in eval mode, and transformers checkpoints activations only in
+    # training mode: without this, gradient checkpointing is silently off (out of memory at 7B x 4k tokens).
+    # The paper's models have no dropout to switch on.
+    engine.train()
     return engine, ds_config
 
 

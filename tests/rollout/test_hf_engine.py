@@ -70,3 +70,20 @@ def test_stop_string_ends_a_response_kept_in_its_text_with_no_padding_after(engi
         assert completion.finish_reason == "stop" and completion.text.endswith("}"), completion
         assert pad not in completion.token_ids
         assert engine.tokenizer.decode(list(completion.token_ids)) == completion.text
+
+
+def test_only_sampled_tokens_come_back_when_the_pad_id_is_an_eos_id(engine):
+    # Llama 3 pads with its EOS: a row that stopped on a stop string is followed by EOS ids it never sampled.
+    # They must not come back (they would be trained on), just as vLLM returns only what was sampled.
+    eos = engine.tokenizer.eos_token_id
+    engine.pad_id = eos
+    params = SamplingParams(temperature=0.0, max_new_tokens=30, stop=("}",))
+    short, long = engine.generate(encode(engine, "1+2=", "45+45="), params)
+    assert len(short[0].token_ids) < len(long[0].token_ids)  # the first row was padded while the second ran on
+    for (completion,) in (short, long):
+        assert completion.finish_reason == "stop" and completion.text.endswith("}")
+        assert eos not in completion.token_ids, completion
+        assert engine.tokenizer.decode(list(completion.token_ids)) == completion.text
+    # an EOS the model sampled is returned, once, and ends the response
+    [(sampled,)] = engine.generate(encode(engine, "1+2="), SamplingParams(temperature=0.0, max_new_tokens=30))
+    assert sampled.token_ids.count(eos) == 1 and sampled.token_ids[-1] == eos and sampled.finish_reason == "stop"

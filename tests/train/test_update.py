@@ -77,13 +77,15 @@ def model_dir(tmp_path_factory):
     return path
 
 
-def trainer_for(world, model_dir, tmp_path, *, mini_batch_size, epochs=1, aggregation="seq-mean-token-mean", lr=1e-4):
+def trainer_for(world, model_dir, tmp_path, *, mini_batch_size, epochs=1, aggregation="seq-mean-token-mean", lr=1e-4,
+                checkpointing=False):
     from rlvr.hf import load_tokenizer
 
     cfg = compose_run()
     cfg.algorithm = replace(cfg.algorithm, rollout_batch_size=4, group_size=4, mini_batch_size=mini_batch_size,
                             epochs_per_rollout=epochs, loss_aggregation=aggregation, max_response_len=32, lr=lr)  # fmt: skip
     cfg.trainer = replace(cfg.trainer, micro_batch_size=4)
+    cfg.model = replace(cfg.model, gradient_checkpointing=checkpointing)
     tokenizer = load_tokenizer(str(model_dir))
     policy, _ = init_policy(str(model_dir), cfg.model, cfg.algorithm, cfg.trainer, world.world_size)
     parts = TrainingParts(
@@ -152,3 +154,45 @@ def test_a_second_epoch_sees_a_moved_policy(world, model_dir, tmp_path):
     trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=8, epochs=2, lr=1e-2)  # big steps
     metrics = trainer.step(1)
     assert metrics["actor/ratio_max"] > 1 + 1e-4 or metrics["actor/ratio_min"] < 1 - 1e-4
+
+
+def test_the_policy_trains_in_training_mode_with_activations_checkpointed(world, model_dir, tmp_path):
+    """transformers checkpoints a layer only in training mode; from_pretrained returns eval mode."""
+    trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=16, checkpointing=True)
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    layers = [m for m in trainer.policy.module.modules() if isinstance(m, GradientCheckpointingLayer)]
+    assert len(layers) == 1 and layers[0].gradient_checkpointing  # the model built above has one layer
+    calls = []
+    for layer in layers:
+        checkpoint = layer._gradient_checkpointing_func
+        layer._gradient_checkpointing_func = lambda *a, _c=checkpoint, **k: (calls.append(1), _c(*a, **k))[1]
+    trainer.step(1)
+    assert trainer.policy.module.training
+    # one checkpointed call per layer per micro-batch that computes gradients: 16 samples / 4 = 4 (the old
+    # log-probs, without gradients, run the layer plainly)
+    assert len(calls) == 4
+
+
+def test_every_collective_gets_its_tensor_on_the_process_groups_device(world, model_dir, tmp_path, monkeypatch):
+    """Under NCCL a CPU tensor handed to a collective crashes the run. On this CPU machine the process group's
+    device is stood in for by "meta": every collective of a step must receive meta tensors (the fakes below
+    record them and answer with zeros on the CPU, so the step runs on)."""
+    received = []
+
+    def fake(values):
+        received.append(values.device.type)
+        return torch.zeros(values.shape)
+
+    monkeypatch.setattr(D, "all_reduce_sum", fake)
+    monkeypatch.setattr(D, "all_reduce_max", fake)
+    trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=8, aggregation="token-mean")
+    trainer.dist = replace(world, collective_device=torch.device("meta"))
+    trainer.step(1)
+    assert len(received) >= 3 and set(received) == {"meta"}  # token counts, metric sums, metric maxima
+
+
+def test_a_collective_refuses_a_tensor_on_another_device_than_the_groups(monkeypatch):
+    monkeypatch.setattr(D, "_group_device_type", "cuda")  # as under NCCL
+    with pytest.raises(RuntimeError, match="handed a cpu tensor, but the process group reduces cuda tensors"):
+        D.all_reduce_sum(torch.ones(2))
