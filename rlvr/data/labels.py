@@ -91,8 +91,11 @@ def true_answers_for(
     labelled: Sequence[Problem],
     true_answers: Mapping[str, str] | None = None,
     truth: ProblemSet | Sequence[Problem] | None = None,
-) -> list[str]:
-    """Each labelled problem's true answer: ``true_answers[id]``, else its text looked up in ``truth``."""
+    *,
+    required: bool = True,
+) -> list[str | None]:
+    """Each labelled problem's true answer: ``true_answers[id]``, else its text looked up in ``truth``.
+    Without one, an error (``required``) or None."""
     true_answers = true_answers or {}
     truth_problems = (truth.train + truth.heldout) if isinstance(truth, ProblemSet) else (truth or ())
     index = TruthIndex(truth_problems)
@@ -100,8 +103,12 @@ def true_answers_for(
     for problem in labelled:
         answer = true_answers.get(problem.id)
         if answer is None:
-            answer = index.answer(problem)
-        if answer is None:
+            try:
+                answer = index.answer(problem)
+            except DataError:  # the text has several answers and the id picks none
+                if required:
+                    raise
+        if answer is None and required:
             looked = [place for place, given in (("true_answers", true_answers), ("truth", truth_problems)) if given]
             raise DataError(
                 f"no true answer for labelled problem {problem.id!r} ({problem.problem[:80]!r}): "

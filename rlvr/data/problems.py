@@ -13,7 +13,13 @@ class DataError(ValueError):
 class Problem:
     id: str  # stable across runs: rewards and rollout logs are keyed by it
     problem: str
-    answer: str
+    answer: str  # what the reward compares with: the true answer, or a label (majority vote, incorrect)
+    true_answer: str | None = None  # the true answer when ``answer`` is such a label (None: unknown or the same)
+
+    @property
+    def truth(self) -> str:
+        """What correctness is graded against: the true answer when known, else ``answer``."""
+        return self.answer if self.true_answer is None else self.true_answer
 
 
 @dataclass(frozen=True)

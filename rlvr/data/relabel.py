@@ -11,7 +11,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from rlvr.data.labels import incorrect_labels, true_answer_column
+from rlvr.data.labels import incorrect_labels, true_answer_column, true_answers_for
 from rlvr.data.loaders import find_problem, load_specs
 from rlvr.data.problems import DataError, ProblemSet
 
@@ -19,11 +19,18 @@ log = logging.getLogger(__name__)
 
 
 def majority_vote(data: ProblemSet, *, labels: Any, on_bad_row: str = "error") -> ProblemSet:
-    """Train on a majority-vote label file (``answer`` = the model's most common answer)."""
+    """Train on a majority-vote label file (``answer`` = the model's most common answer). Each problem keeps
+    its true answer (the file's ``true_answer`` column, else the same problem text in ``data``) so that
+    correctness is always graded against the truth; where none is found, against the label (counted)."""
     loaded = load_specs(labels, on_bad_row=on_bad_row)
+    truths = true_answers_for(loaded.problems, true_answer_column(labels, "true_answer"), truth=data, required=False)
+    unknown = sum(t is None for t in truths)
+    if unknown:
+        log.warning("majority-vote labels: %d of %d problems have no true answer in the data; their "
+                    "correctness is graded against the label", unknown, len(truths))  # fmt: skip
     return ProblemSet(
         name=f"{data.name}/majority_vote",
-        train=tuple(loaded.problems),
+        train=tuple(replace(p, true_answer=t) for p, t in zip(loaded.problems, truths)),
         heldout=data.heldout,
         skipped=data.skipped + loaded.skipped,
     )
@@ -36,13 +43,15 @@ def incorrect(data: ProblemSet, *, labels: Any, on_bad_row: str = "error") -> Pr
     one), else the answer of the same problem text in ``data`` (the paper's label files have none).
     """
     loaded = load_specs(labels, on_bad_row=on_bad_row)
-    kept, report = incorrect_labels(loaded.problems, true_answer_column(labels, "true_answer"), truth=data)
+    column = true_answer_column(labels, "true_answer")
+    kept, report = incorrect_labels(loaded.problems, column, truth=data)
     log.info("incorrect labels: %s", report)
     if not kept:
         raise DataError(f"no wrong labels to train on in {labels}: {report}")
+    truths = true_answers_for(kept, column, truth=data)  # found for every one: the filter needed them
     return ProblemSet(
         name=f"{data.name}/incorrect",
-        train=tuple(kept),
+        train=tuple(replace(p, true_answer=t) for p, t in zip(kept, truths)),
         heldout=data.heldout,
         skipped=data.skipped + loaded.skipped,
     )

@@ -149,21 +149,20 @@ class GRPOTrainer:
         )
 
     def score(self, step: int, rollouts: Rollouts) -> Scores:
-        answers = [p.answer for p in rollouts.problems]
+        """The training reward, and correctness against the true answers (also where the reward trains towards
+        labels: majority vote, incorrect) and against the labels trained on."""
+        answers, truths = [p.answer for p in rollouts.problems], [p.truth for p in rollouts.problems]
         answer_format = self.parts.prompt.answer_format
         rewards = self.parts.reward(
-            rollouts.responses,
-            answers,
-            seed=self.cfg.seed,
-            step=step,
-            prompt_ids=[p.id for p in rollouts.problems],
-            sample_indices=rollouts.sample_indices,
-            answer_format=answer_format,
-        )
-        graded = grade_responses(rollouts.responses, answers, answer_format=answer_format)
+            rollouts.responses, answers, seed=self.cfg.seed, step=step, prompt_ids=[p.id for p in rollouts.problems],
+            sample_indices=rollouts.sample_indices, answer_format=answer_format,
+        )  # fmt: skip
+        graded = grade_responses(rollouts.responses, truths, answer_format=answer_format)
+        by_label = graded if truths == answers else grade_responses(rollouts.responses, answers, answer_format=answer_format)
         return Scores(
             rewards=torch.tensor(rewards, dtype=torch.float32),
             correct=torch.tensor(graded.correct, dtype=torch.bool),
+            label_correct=torch.tensor(by_label.correct, dtype=torch.bool),
             is_code=torch.tensor([is_code_reasoning(r) for r in rollouts.responses], dtype=torch.bool),
             grader_timeouts=sum(graded.timed_out),
         )

@@ -32,7 +32,8 @@ class Rollouts:
 @dataclass
 class Scores:
     rewards: torch.Tensor  # [N] float: the training reward
-    correct: torch.Tensor  # [N] bool: graded against the answers trained on, whatever the reward
+    correct: torch.Tensor  # [N] bool: graded against the true answers, whatever the reward
+    label_correct: torch.Tensor  # [N] bool: graded against the answers trained on (labels, under majority vote)
     is_code: torch.Tensor  # [N] bool: the paper's code-reasoning rule
     grader_timeouts: int
 
@@ -47,6 +48,7 @@ def add_rollout_metrics(
     truncated = sum(c.finish_reason == "length" for c in rollouts.completions)
     metrics.add_ratio("train/reward_mean", scores.rewards.sum(), n)
     metrics.add_ratio("train/accuracy", scores.correct.sum(), n)
+    metrics.add_ratio("train/label_accuracy", scores.label_correct.sum(), n)
     metrics.add_ratio("train/code_rate", scores.is_code.sum(), n)
     metrics.add_ratio("train/frac_zero_std_groups", zero_std_group_fraction(scores.rewards, group_size) * groups, groups)
     metrics.add_ratio("train/response_len_mean", lengths.sum(), n)
@@ -73,8 +75,10 @@ def rollout_rows(step: int, rollouts: Rollouts, scores: Scores, advantages: torc
             "response_tokens": len(completion.token_ids),
             "finished": completion.finish_reason == "stop",
             "is_code": is_code,
+            "true_answer": problem.truth,
+            "label_correct": label_correct,
         }
-        for problem, sample, prompt, completion, reward, correct, advantage, is_code in zip(
+        for problem, sample, prompt, completion, reward, correct, advantage, is_code, label_correct in zip(
             rollouts.problems,
             rollouts.sample_indices,
             rollouts.prompt_texts,
@@ -83,5 +87,6 @@ def rollout_rows(step: int, rollouts: Rollouts, scores: Scores, advantages: torc
             scores.correct.tolist(),
             advantages.tolist(),
             scores.is_code.tolist(),
+            scores.label_correct.tolist(),
         )
     ]

@@ -29,8 +29,10 @@ from rlvr.train.loggers import MetricsLogger, NullLogger
 
 ROLLOUT_COLUMNS = (
     "step", "prompt_id", "sample", "prompt", "response", "answer", "reward", "correct", "advantage",
-    "response_tokens", "finished", "is_code",
+    "response_tokens", "finished", "is_code", "true_answer", "label_correct",
 )  # fmt: skip
+# answer: what the reward compared with (a label under majority vote / incorrect); true_answer: the truth;
+# correct: graded against the truth; label_correct: against the answer trained on.
 
 
 class RunDir:

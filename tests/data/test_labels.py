@@ -106,7 +106,8 @@ def test_relabel_incorrect_from_a_labeller_file(tmp_path, pool):
     # the file's true_answer column is the truth; the data set relabelled only lends its held-out problems
     base = load_problem_set(name="model", train={"source": str(heldout)}, heldout={"source": str(heldout)})
     data = incorrect(base, labels={"source": str(labels)}, on_bad_row="skip")
-    assert data.train == (Problem("l2/0", "1+1", "3"),) and data.heldout == (Problem("h", "5+5", "10"),)
+    # trained towards the wrong label "3", carrying the true answer that correctness is graded against
+    assert data.train == (Problem("l2/0", "1+1", "3", true_answer="2"),) and data.heldout == (Problem("h", "5+5", "10"),)
     assert data.skipped == 1  # the empty label
     assert data.name == "model/incorrect"
     with pytest.raises(DataError, match=r"row 2 \(id 'l2/2'\): empty answer"):
@@ -120,7 +121,7 @@ def test_relabel_incorrect_from_a_labeller_file(tmp_path, pool):
         incorrect(base, labels={"source": str(bare)})  # its text is not in the data
     truth_data = load_problem_set(name="x", train={"source": str(truth)})
     data = incorrect(truth_data, labels={"source": str(bare)})
-    assert data.train == (Problem("l2/0", "1+1", "3"),) and data.heldout == ()
+    assert data.train == (Problem("l2/0", "1+1", "3", true_answer="2"),) and data.heldout == ()
     with pytest.raises(DataError, match="no wrong labels to train on"):
         incorrect(truth_data, labels={"source": str(truth)})
 
@@ -179,3 +180,14 @@ def test_qwen_math_7b_has_one_wrong_label_in_its_first_hundred(deepscaler_truth,
     kept, report = incorrect_labels(labelled, truth=deepscaler_truth, pool=pool)
     assert [(p.answer, t) for p, t in zip(labelled, truths) if p in kept] == [("37,10", "20")]
     assert (report.labelled, report.kept, report.right) == (100, 1, 99)
+
+
+def test_relabel_majority_vote_keeps_each_true_answer_where_it_can_find_one(tmp_path):
+    from rlvr.data.relabel import majority_vote
+
+    rows = [{"id": "a", "prompt": "1+1", "answer": "3"}, {"id": "b", "prompt": "unseen", "answer": "9"}]
+    labels = write_problems_json(tmp_path / "mv.json", rows)
+    truth = write_problems_json(tmp_path / "truth.json", [Problem("0", "1+1", "2")])
+    data = majority_vote(load_problem_set(name="x", train={"source": str(truth)}), labels={"source": str(labels)})
+    assert data.train == (Problem("a", "1+1", "3", true_answer="2"), Problem("b", "unseen", "9"))
+    assert [p.truth for p in data.train] == ["2", "9"]  # no truth found: graded against the label

@@ -79,10 +79,15 @@ def test_every_reward_trains(tmp_path):
         reward, correct, code = rollouts["reward"], rollouts["correct"], rollouts["is_code"]
         true_sum = rollouts["prompt"].str.removesuffix("=").map(lambda p: str(sum(int(x) for x in p.split("+"))))
         if label in {"ground_truth", "majority_vote", "one_shot", "incorrect"}:
-            # the reward is the grader's verdict against the label trained on (`correct` is graded against it too)
-            assert ((reward == 1) == correct).all(), label
+            # the reward is the grader's verdict against the label trained on; `correct` is graded against the
+            # true answer whatever the label (for integers: plain equality, an independent check)
+            assert ((reward == 1) == rollouts["label_correct"]).all(), label
+        assert (rollouts["true_answer"] == true_sum).all(), label
+        last_box = rollouts["response"].str.extract(r"\\boxed\{(\d+)\}(?!.*\\boxed)", flags=re.S)[0]
+        known = last_box.notna()  # a last box holding an integer: the grader's verdict is integer equality
+        assert (correct[known] == (last_box[known].astype(int) == true_sum[known].astype(int))).all(), label
         if label in {"ground_truth", "one_shot"}:
-            assert (rollouts["answer"] == true_sum).all(), label
+            assert (rollouts["answer"] == true_sum).all() and (rollouts["label_correct"] == correct).all(), label
         if label == "one_shot":
             assert rollouts["prompt"].nunique() == 1 and rollouts["prompt"].iloc[0] == "42+54="
         if label == "incorrect":

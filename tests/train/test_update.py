@@ -78,7 +78,7 @@ def model_dir(tmp_path_factory):
 
 
 def trainer_for(world, model_dir, tmp_path, *, mini_batch_size, epochs=1, aggregation="seq-mean-token-mean", lr=1e-4,
-                checkpointing=False):
+                checkpointing=False, problems=PROBLEMS):
     from rlvr.hf import load_tokenizer
 
     cfg = compose_run()
@@ -91,7 +91,7 @@ def trainer_for(world, model_dir, tmp_path, *, mini_batch_size, epochs=1, aggreg
     parts = TrainingParts(
         config=cfg, plan=plan_step(cfg, world.world_size), dist=world, run_dir=RunDir(tmp_path, is_main=True),
         tokenizer=tokenizer, engine=ScriptedGroups(tokenizer), policy=policy, reference=None,
-        reward=build_reward("ground_truth"), prompt=resolve_prompt(cfg.model.prompt), problems=PROBLEMS, benchmarks=[],
+        reward=build_reward("ground_truth"), prompt=resolve_prompt(cfg.model.prompt), problems=problems, benchmarks=[],
         config_hash="test",
     )  # fmt: skip
     return GRPOTrainer(parts)
@@ -196,3 +196,18 @@ def test_a_collective_refuses_a_tensor_on_another_device_than_the_groups(monkeyp
     monkeypatch.setattr(D, "_group_device_type", "cuda")  # as under NCCL
     with pytest.raises(RuntimeError, match="handed a cpu tensor, but the process group reduces cuda tensors"):
         D.all_reduce_sum(torch.ones(2))
+
+
+def test_accuracy_is_graded_against_the_truth_and_label_accuracy_against_the_label(world, model_dir, tmp_path):
+    """Majority-vote style: every problem labelled with the wrong answer 7 (truth: 5). The ground-truth reward
+    pays the three WRONG responses (they match the label); accuracy still counts only RIGHT."""
+    labelled = [Problem(p.id, p.problem, "7", true_answer="5") for p in PROBLEMS]
+    trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=16, problems=labelled)
+    metrics = trainer.step(1)
+    assert metrics["train/reward_mean"] == metrics["train/label_accuracy"] == 0.75
+    assert metrics["train/accuracy"] == 0.25
+    import pandas as pd
+
+    rows = pd.read_parquet(tmp_path / "rollouts" / "step_1.parquet")
+    assert (rows.answer == "7").all() and (rows.true_answer == "5").all()
+    assert (rows.correct == (rows.response == RIGHT)).all() and (rows.label_correct == (rows.response == WRONG)).all()
