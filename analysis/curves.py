@@ -20,7 +20,8 @@ from matplotlib.ticker import MaxNLocator
 
 from analysis.artifacts import Built, MissingRuns, save_figure, save_table
 from analysis.load import RunData
-from analysis.names import LINE_NAMES, as_key, colours, display, is_missing, metric_label, ordered, sort_by
+from analysis.names import (LINE_NAMES, MAIN_ALGORITHMS, as_key, colours, display, is_missing, main_algorithm,
+                            metric_label, ordered, sort_by)
 from analysis.stats import mean_with_ci, smooth_curve
 
 # The six training signals of Figures 1-3 (in the paper's order: ``analysis.names.ORDERS``).
@@ -54,7 +55,9 @@ def default_gamma(metrics: pd.DataFrame) -> pd.Series:
 
 def signal_runs(data: RunData) -> pd.DataFrame:
     """Metrics of Figures 1-3's runs: the six training signals, standard clip, GRPO, gamma 0.5 for random."""
-    metrics = data.select("metrics", kind="train", reward=list(FIG1_REWARDS), clip="standard", algorithm="grpo")
+    metrics = data.select("metrics", kind="train", reward=list(FIG1_REWARDS), clip="standard",
+                          algorithm=list(MAIN_ALGORITHMS))  # fmt: skip
+    metrics = main_algorithm(metrics)
     return metrics[default_gamma(metrics)] if len(metrics) else metrics
 
 

@@ -52,10 +52,28 @@ METRIC_NAMES = {
 LINE_NAMES = {"reward": "training signal", "gamma": "random reward's γ", "clip": "clipping", "model": "model"}
 # The order lines, bars, panels and rows appear in (and so their colours): the paper's where it has one.
 # Prompts: the model's own first, then Table 3's intervention and the others of conf/prompt.
+# The paper's GRPO, as a run's `algorithm` names it: its official code's exact recipe (grpo_official: advantages
+# whitened over the rollout's tokens, packed token-mean loss; what the paper's experiment files run) or the same
+# algorithm with per-sequence means (grpo, the default). The figures of the paper's main setting take either;
+# where one analysis holds both, only the first present here is shown, so the two are never pooled.
+MAIN_ALGORITHMS = ("grpo_official", "grpo")
+
 ORDERS: dict[str, list[Any]] = {
     "model": [*MODEL_ORDER, "tiny"], "reward": list(REWARD_NAMES), "clip": list(CLIP_NAMES),
     "prompt": ["default", "python_prefix", "none", "simplerl"],
 }  # fmt: skip
+
+
+def main_algorithm(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the first of ``MAIN_ALGORITHMS`` that ``frame`` holds (all rows when it has no algorithm key).
+
+    >>> main_algorithm(pd.DataFrame({"algorithm": ["grpo", "grpo_official", "dr_grpo"]}))["algorithm"].tolist()
+    ['grpo_official']
+    """
+    if "algorithm" not in frame or frame.empty:
+        return frame
+    present = [name for name in MAIN_ALGORITHMS if (frame["algorithm"] == name).any()]
+    return frame[frame["algorithm"] == present[0]] if present else frame.iloc[0:0]
 
 
 def display(key: str, value: Any) -> str:

@@ -23,10 +23,11 @@ from analysis.artifacts import Built, artifact, benchmark_for, save_table
 from analysis.curves import (curve_frame, default_gamma, gain_table, one_run_per_config, plot_curves, require,
                              require_sweep, save_curves)  # fmt: skip
 from analysis.load import RunData
+from analysis.names import MAIN_ALGORITHMS, main_algorithm
 
 CLIP_FRACTIONS = ("actor/clip_frac", "actor/clip_frac_low", "actor/clip_frac_high")
 # The clip and algorithm of every sweep but the clipping ablations.
-STANDARD = {"clip": "standard", "algorithm": "grpo"}
+STANDARD = {"clip": "standard", "algorithm": list(MAIN_ALGORITHMS)}
 # Settings whose objective has no clip: the paper's "clipping disabled" (fig12.yaml runs no_old_logprob).
 UNCLIPPED = ("none", "no_old_logprob")
 
@@ -44,7 +45,7 @@ def runs_of(data: RunData, name: str, needs: str, names: Sequence[str], **where)
     """Metrics of the training runs matching ``where`` that evaluated the reported benchmark (``benchmark_for``),
     one per config, and the columns ``eval/<benchmark>/<names>``; MissingRuns naming experiment ``name`` when
     there are none."""
-    metrics = require(data.select("metrics", kind="train", **where), needs, name)
+    metrics = require(main_algorithm(data.select("metrics", kind="train", **where)), needs, name)
     benchmark = benchmark_for(data)
     columns = [f"eval/{benchmark}/{n}" for n in names]
     return require(one_run_per_config(metrics, columns[0]), f"{needs}, evaluated on {benchmark}", name), columns
@@ -99,7 +100,7 @@ def build_fig10(data: RunData, out: Path) -> Built:
 @artifact("fig11", TITLES["fig11"])
 def build_fig11(data: RunData, out: Path) -> Built:
     needs = "training runs with reward=random (gamma 0.5), one per clip setting"
-    metrics, columns = runs_of(data, "fig11", needs, ["accuracy"], reward="random", algorithm="grpo")
+    metrics, columns = runs_of(data, "fig11", needs, ["accuracy"], reward="random", algorithm=list(MAIN_ALGORITHMS))
     metrics = require(metrics[default_gamma(metrics)], needs, "fig11")  # fig10's other gammas are not fig11's
     metrics = require_sweep(metrics, "clip", needs, "fig11")
     fractions = [c for c in CLIP_FRACTIONS if c in metrics and metrics[c].notna().any()]
@@ -125,7 +126,8 @@ def mean_fractions(metrics: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 @artifact("fig12", TITLES["fig12"])
 def build_fig12(data: RunData, out: Path) -> Built:
     needs = "training runs with reward=random and clip=none or no_old_logprob (several seeds)"
-    metrics, columns = runs_of(data, "fig12", needs, ["accuracy"], reward="random", clip=UNCLIPPED, algorithm="grpo")
+    metrics, columns = runs_of(data, "fig12", needs, ["accuracy"], reward="random", clip=UNCLIPPED,
+                                algorithm=list(MAIN_ALGORITHMS))  # fmt: skip
     metrics = require(metrics[default_gamma(metrics)], needs.replace("random", "random (gamma 0.5)"), "fig12")
     metrics = require_sweep(metrics, "seed", needs, "fig12")
     built = curves_artifact("fig12", metrics, columns, out, keys=["model", "clip"], line="clip",

@@ -70,7 +70,7 @@ TITLE = "MATH-500 gain per reward per model (bars, the paper's Fig. 1)"
 
 @artifact("fig1", TITLE)
 def build(data: RunData, out: Path) -> Built:
-    needs = "training runs with clip=standard, algorithm=grpo and reward in " + ", ".join(FIG1_REWARDS)
+    needs = "training runs with clip=standard, algorithm=grpo_official or grpo and reward in " + ", ".join(FIG1_REWARDS)
     metrics = require(signal_runs(data), needs, "fig1")
     benchmark = benchmark_for(data)
     column = f"eval/{benchmark}/accuracy"

@@ -41,7 +41,7 @@ def family_curves(data: RunData, qwen: bool, experiment: str) -> pd.DataFrame:
     is_qwen = metrics["model"].astype(str).str.startswith(("qwen", "tiny"))
     # The tiny model stands in for the Qwen family, so tiny_fig3's runs are drawn in fig2, never in fig3.
     family = "the Qwen models (or the tiny one)" if qwen else "OLMo 2 / Llama 3 models"
-    needs = f"training runs of the six rewards (clip=standard, algorithm=grpo) on {family}"
+    needs = f"training runs of the six rewards (clip=standard, algorithm=grpo_official or grpo) on {family}"
     metrics = require(metrics[is_qwen == qwen], needs, experiment, tiny=qwen)
     columns = accuracy_columns(metrics)
     metrics = one_run_per_config(metrics, columns[0]) if columns else metrics.iloc[0:0]

@@ -19,7 +19,7 @@ TITLE = "Accuracy and code-reasoning rate over training, per model and reward"
 
 @artifact("fig6", TITLE)
 def build(data: RunData, out: Path) -> Built:
-    needs = "training runs of the six rewards (clip=standard, algorithm=grpo)"
+    needs = "training runs of the six rewards (clip=standard, algorithm=grpo_official or grpo)"
     metrics = require(signal_runs(data), needs, "fig2")
     benchmark = benchmark_for(data)
     accuracy, code_rate = f"eval/{benchmark}/accuracy", f"eval/{benchmark}/code_rate"

@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 from analysis import paper
 from analysis.artifacts import Built, MissingRuns, artifact, save_figure, save_table
 from analysis.load import RunData
-from analysis.names import rank, sort_by_model
+from analysis.names import MAIN_ALGORITHMS, main_algorithm, rank, sort_by_model
 from analysis.records import report_benchmark
 from analysis.stats import mean_with_ci
 
@@ -47,7 +47,7 @@ GROUP = ["model", "reward", "gamma", "clip", "algorithm", "prompt"]
 COLORS = dict(zip(TRANSITIONS, ("tab:blue", "tab:purple", "tab:green", "tab:red")))
 # The paper's Table 2 averages its five Figure 7 rewards in its main setting (standard clipping, GRPO,
 # the model's own prompt, random rewards with gamma 0.5); table2_by_model averages the same.
-MAIN_SETTING = {"clip": "standard", "algorithm": "grpo", "prompt": "default"}
+MAIN_SETTING = {"clip": ["standard"], "algorithm": list(MAIN_ALGORITHMS), "prompt": ["default"]}
 
 MISSING = (
     "needs training runs evaluated at step 0 and at a later step (eval.every_steps, or the last step): "
@@ -217,8 +217,10 @@ def _by_model(groups: pd.DataFrame) -> pd.DataFrame:
 def _main_setting(groups: pd.DataFrame) -> pd.Series:
     """Rows in the paper's main setting (``MAIN_SETTING``; gamma unset or 0.5)."""
     mask = groups.gamma.isna() | groups.gamma.eq(0.5)
-    for key, value in MAIN_SETTING.items():
-        mask &= groups[key] == value
+    for key, values in MAIN_SETTING.items():
+        mask &= groups[key].isin(values)
+    if mask.any():  # of the two GRPO recipes, only the first present (names.MAIN_ALGORITHMS)
+        mask &= groups["algorithm"] == main_algorithm(groups[mask])["algorithm"].iloc[0]
     return mask
 
 

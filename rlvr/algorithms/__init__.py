@@ -1,6 +1,6 @@
 """The RL math as pure tensor functions: advantages, per-token policy losses, loss aggregation, KL."""
 
-from rlvr.algorithms.advantages import ADVANTAGE_ESTIMATORS, group_advantages, zero_std_group_fraction
+from rlvr.algorithms.advantages import ADVANTAGE_ESTIMATORS, group_advantages, whiten_advantages, zero_std_group_fraction
 from rlvr.algorithms.kl import KL_ESTIMATORS, kl_penalty
 from rlvr.algorithms.losses import (
     LOSS_AGGREGATIONS,
@@ -22,5 +22,6 @@ __all__ = [
     "masked_mean",
     "policy_loss",
     "regularisation_loss",
+    "whiten_advantages",
     "zero_std_group_fraction",
 ]

@@ -92,3 +92,32 @@ def grpo_advantages(rewards: Tensor, group_size: int, **kwargs: Any) -> Tensor:
 def dr_grpo_advantages(rewards: Tensor, group_size: int, **kwargs: Any) -> Tensor:
     """Dr. GRPO: r - group mean, no std division (ddof and eps are accepted and unused)."""
     return group_advantages(rewards, group_size, std_normalize=False, **kwargs)
+
+
+def whiten_advantages(
+    advantages: Tensor, token_counts: Tensor, sum_over_ranks: Callable[[Tensor], Tensor] = lambda t: t
+) -> Tensor:
+    """Whiten per-sequence advantages over every response token of the rollout, on all ranks: the paper's
+    official code (OpenRLHF's replay buffer ``normalize("advantages")``) does this after the group
+    normalisation. Each token of sequence i carries A_i, so with T_i tokens:
+
+        mean = sum_i A_i T_i / sum_i T_i,  var = sum_i T_i (A_i - mean)^2 / sum_i T_i,
+        A_i -> (A_i - mean) / sqrt(max(var, 1e-8))
+
+    (the official ``rsqrt(clamp(var, min=1e-8))``). Longer responses weigh more in the mean, and the
+    zero advantages of all-equal groups become -mean / std: under random rewards this is part of what
+    moves the policy.
+
+    Args:
+        advantages: [N] one advantage per sequence on this rank.
+        token_counts: [N] its response tokens.
+        sum_over_ranks: all-reduce (sum) of a 1-D tensor over the ranks (identity for one process).
+
+    >>> whiten_advantages(torch.tensor([1.0, -1.0]), torch.tensor([3.0, 1.0]))  # mean 0.5, var 0.75
+    tensor([ 0.5774, -1.7321])
+    """
+    weights = token_counts.to(advantages.dtype)
+    sums = sum_over_ranks(torch.stack([(advantages * weights).sum(), weights.sum()]))
+    mean = sums[0] / sums[1].clamp(min=1)
+    squared = sum_over_ranks(((advantages - mean).pow(2) * weights).sum().reshape(1))[0]
+    return (advantages - mean) * (squared / sums[1].clamp(min=1)).clamp(min=1e-8).rsqrt()

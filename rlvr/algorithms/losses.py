@@ -89,13 +89,13 @@ def _masked_sum(token_loss: Tensor, valid: Tensor, dim: Optional[int] = None) ->
 
 
 @LOSS_AGGREGATIONS.register("token-mean")
-def token_mean(token_loss: Tensor, valid: Tensor, *, max_response_len: Optional[int] = None) -> Tensor:
+def token_mean(token_loss: Tensor, valid: Tensor, **_: Optional[int]) -> Tensor:
     """Every valid token in the batch weighs the same: sum(l m) / sum(m)."""
     return _masked_sum(token_loss, valid) / valid.sum().clamp(min=1)  # []
 
 
 @LOSS_AGGREGATIONS.register("seq-mean-token-mean")
-def seq_mean_token_mean(token_loss: Tensor, valid: Tensor, *, max_response_len: Optional[int] = None) -> Tensor:
+def seq_mean_token_mean(token_loss: Tensor, valid: Tensor, **_: Optional[int]) -> Tensor:
     """Every sequence weighs the same (GRPO): mean_b [sum_t(l m) / sum_t(m)]; an empty sequence adds 0."""
     per_sequence = _masked_sum(token_loss, valid, dim=-1) / valid.sum(dim=-1).clamp(min=1)  # [B]
     return per_sequence.mean()  # []
@@ -103,7 +103,7 @@ def seq_mean_token_mean(token_loss: Tensor, valid: Tensor, *, max_response_len: 
 
 @LOSS_AGGREGATIONS.register("seq-mean-token-sum-norm")
 def seq_mean_token_sum_norm(
-    token_loss: Tensor, valid: Tensor, *, max_response_len: Optional[int] = None
+    token_loss: Tensor, valid: Tensor, *, max_response_len: Optional[int] = None, **_: Optional[int]
 ) -> Tensor:
     """Dr. GRPO: sum(l m) / (B * max_response_len), a constant normaliser free of length bias."""
     if max_response_len is None:
@@ -112,8 +112,30 @@ def seq_mean_token_sum_norm(
     return _masked_sum(token_loss, valid) / (num_sequences * max_response_len)  # []
 
 
+@LOSS_AGGREGATIONS.register("pack-token-mean")
+def pack_token_mean(
+    token_loss: Tensor, valid: Tensor, *, pack_size: Optional[int] = None, **_: Optional[int]
+) -> Tensor:
+    """The paper's official code: OpenRLHF with ``--packing_samples`` and ``--micro_train_batch_size 4``
+    packs ``pack_size`` responses into one sequence, and its loss is the token mean over that sequence
+    (``masked_mean(loss, mask, dim=-1).mean()``); DeepSpeed then averages the packs of an optimizer step.
+    So: consecutive groups of ``pack_size`` sequences (B a multiple of it), a token mean in each, a mean
+    over them. Between ``token-mean`` (one pack of everything) and ``seq-mean-token-mean`` (packs of one).
+    """
+    if pack_size is None or pack_size < 1 or token_loss.shape[0] % pack_size:
+        raise ValueError(f"aggregation 'pack-token-mean' needs a pack_size that divides the batch of "
+                         f"{token_loss.shape[0]} sequences, got {pack_size}")  # fmt: skip
+    sums = _masked_sum(token_loss, valid, dim=-1).view(-1, pack_size).sum(-1)  # [B / pack]
+    counts = valid.sum(dim=-1).view(-1, pack_size).sum(-1).clamp(min=1)  # [B / pack]
+    return (sums / counts).mean()  # []
+
+
 def aggregate_loss(
-    token_loss: Tensor, mask: Tensor, aggregation: str, max_response_len: Optional[int] = None
+    token_loss: Tensor,
+    mask: Tensor,
+    aggregation: str,
+    max_response_len: Optional[int] = None,
+    pack_size: Optional[int] = None,
 ) -> Tensor:
     """Reduce a [B, T] token loss to a scalar with the named aggregation.
 
@@ -122,9 +144,10 @@ def aggregate_loss(
         mask: [B, T] bool or float, nonzero = valid response token.
         aggregation: a name in ``LOSS_AGGREGATIONS``.
         max_response_len: the generation length cap; required by "seq-mean-token-sum-norm".
+        pack_size: responses per pack; required by "pack-token-mean".
     """
     aggregate = LOSS_AGGREGATIONS.get(aggregation)
-    return aggregate(token_loss, mask.bool(), max_response_len=max_response_len)
+    return aggregate(token_loss, mask.bool(), max_response_len=max_response_len, pack_size=pack_size)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -191,6 +214,7 @@ def policy_loss(
     clip_high: float = 0.2,
     aggregation: str = "seq-mean-token-mean",
     max_response_len: Optional[int] = None,
+    pack_size: Optional[int] = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Policy-gradient loss of a batch of responses.
 
@@ -204,6 +228,7 @@ def policy_loss(
             clip-fraction metrics in every mode.
         aggregation: a name in ``LOSS_AGGREGATIONS``.
         max_response_len: required by "seq-mean-token-sum-norm".
+        pack_size: required by "pack-token-mean".
 
     Returns:
         loss: [] scalar to minimise.
@@ -216,7 +241,7 @@ def policy_loss(
     old_logprobs = old_logprobs.detach()
 
     token_loss = token_loss_fn(logprobs, old_logprobs, advantages, clip_low=clip_low, clip_high=clip_high)  # [B, T]
-    loss = aggregate_loss(token_loss, mask, aggregation, max_response_len)  # []
+    loss = aggregate_loss(token_loss, mask, aggregation, max_response_len, pack_size)  # []
     metrics = _ratio_metrics(logprobs.detach(), old_logprobs, advantages, mask.bool(), clip_low, clip_high)
     return loss, metrics
 
@@ -232,6 +257,7 @@ def regularisation_loss(
     entropy_coef: float,
     aggregation: str,
     max_response_len: Optional[int] = None,
+    pack_size: Optional[int] = None,
 ) -> tuple[Tensor, Optional[Tensor]]:
     """The optional KL penalty towards a frozen reference and entropy bonus, each aggregated like the policy
     loss: ``kl_coef * KL - entropy_coef * H``, 0 when both are off (the paper's setting).
@@ -241,8 +267,8 @@ def regularisation_loss(
     total = torch.zeros((), device=logprobs.device)
     kl = None
     if ref_logprobs is not None:
-        kl = aggregate_loss(kl_penalty(logprobs, ref_logprobs, kl_estimator), mask, aggregation, max_response_len)
+        kl = aggregate_loss(kl_penalty(logprobs, ref_logprobs, kl_estimator), mask, aggregation, max_response_len, pack_size)
         total = total + kl_coef * kl
     if entropy_coef:
-        total = total - entropy_coef * aggregate_loss(entropy, mask, aggregation, max_response_len)
+        total = total - entropy_coef * aggregate_loss(entropy, mask, aggregation, max_response_len, pack_size)
     return total, kl

@@ -22,6 +22,10 @@ class AdvantageConfig:
     """Degrees of freedom of the group std: 1 (unbiased) as in the paper's code; 0 for the population std."""
     eps: float = MISSING
     """Added to the group std: 1e-9 in the paper's code (verl uses 1e-6, TRL 1e-4, open-instruct 1e-8)."""
+    whiten: bool = MISSING
+    """Then whiten the advantages over every response token of the rollout, across ranks, as the paper's
+    official code does (OpenRLHF's replay buffer ``normalize("advantages")``; ``algorithm=grpo_official``);
+    ``rlvr.algorithms.whiten_advantages``. Off in ``grpo`` and ``dr_grpo``."""
 
 
 @dataclass
@@ -60,7 +64,12 @@ class AlgorithmConfig:
     advantage: AdvantageConfig = field(default_factory=AdvantageConfig)
     loss_aggregation: str = MISSING
     """How token losses become one number (``rlvr.algorithms.LOSS_AGGREGATIONS``): ``seq-mean-token-mean``
-    (the paper's, per-sequence means), ``token-mean`` (DAPO), ``seq-mean-token-sum-norm`` (Dr. GRPO)."""
+    (GRPO's per-sequence means), ``pack-token-mean`` (the paper's official code: a token mean over each pack
+    of ``pack_size`` responses), ``token-mean`` (DAPO), ``seq-mean-token-sum-norm`` (Dr. GRPO)."""
+    pack_size: int = MISSING
+    """Responses per pack for ``pack-token-mean``: 4 in the official scripts (``--micro_train_batch_size 4``
+    with ``--packing_samples``). Independent of the memory micro-batch (``trainer.micro_batch_size``), which
+    must be a multiple of it."""
     kl: KLConfig = field(default_factory=KLConfig)
     entropy_coef: float = MISSING
     """Weight of an entropy bonus; 0 (off) in the paper."""

@@ -32,7 +32,9 @@ class VLLMEngineConfig(EngineConfig):
     DeepSpeed policy; needs ``pip install -r requirements-gpu.txt``."""
 
     gpu_memory_utilization: float = MISSING
-    """Share of the whole GPU for vLLM's weights and KV cache; the trainer gets the rest."""
+    """Share of the whole GPU for vLLM's weights, activations, CUDA graphs and KV cache, free when the engine
+    starts; the trainer gets the rest. 0.6: a 7B policy's whole rollout batch on 80 GB next to ZeRO-3 over 8
+    GPUs, with sleep mode (the arithmetic is in ``conf/engine/vllm.yaml``)."""
     tensor_parallel_size: int = MISSING
     """Must stay 1 under torchrun: every rank samples its own prompts."""
     max_model_len: Optional[int] = MISSING
@@ -46,9 +48,11 @@ class VLLMEngineConfig(EngineConfig):
     enforce_eager: bool = MISSING
     """True: no CUDA graphs (slower decoding, less memory, faster start)."""
     enable_sleep_mode: bool = MISSING
-    """True: the engine releases its memory while the policy updates."""
+    """True: the engine releases its memory while the policy updates (``engine.sleep()`` after the rollouts;
+    the next weight push and generate take it back)."""
     sleep_level: int = MISSING
-    """1: weights to CPU, KV cache dropped; 2: both dropped (a weight load must follow)."""
+    """2: weights and KV cache dropped (the weight push after each update refills them); 1: weights backed up
+    to pinned CPU memory (15 GB per GPU for a 7B model) and copied back on wake, KV cache dropped."""
     seed: int = MISSING
     """The engine's own seed (the run's); each call passes per-request seeds on top."""
     distributed_executor_backend: Optional[str] = MISSING

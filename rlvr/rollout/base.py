@@ -19,7 +19,7 @@ FinishReason = Literal["stop", "length"]
 @dataclass(frozen=True)
 class SamplingParams:
     n: int = 1  # samples per prompt (GRPO's group size)
-    temperature: float = 1.0  # 0 means greedy
+    temperature: float = 1.0  # 0 means greedy; at most 2 (vLLM's limit)
     top_p: float = 1.0
     max_new_tokens: int = 256
     seed: int | None = None
@@ -28,8 +28,10 @@ class SamplingParams:
     def __post_init__(self) -> None:
         if self.n < 1 or self.max_new_tokens < 1:
             raise ValueError(f"SamplingParams needs n >= 1 and max_new_tokens >= 1, got {self}")
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ValueError(f"SamplingParams needs temperature >= 0 and 0 < top_p <= 1, got {self}")
+        if not 0 <= self.temperature <= 2:  # vLLM's range (vllm/sampling_params.py, _verify_args); NaN fails too
+            raise ValueError(f"SamplingParams.temperature must be in [0, 2] (0: greedy), got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"SamplingParams.top_p must be in (0, 1], got {self.top_p}")
 
 
 @dataclass(frozen=True)

@@ -1,60 +1,78 @@
 """Rollouts with vLLM's offline ``LLM``: the engine for GPU runs, in the trainer's own process.
 
-NOT RUN HERE: written and unit-tested against a fake ``vllm`` module (tests/rollout/test_vllm_engine.py) on a
-machine without a GPU; the first GPU run must check it (see "Unverified" below). vllm is imported lazily, so
-this module imports anywhere.
+NOT RUN HERE: written and unit-tested against a fake ``vllm`` module (tests/rollout/fake_vllm.py) on a machine
+without a GPU; the first GPU run must check it (see "Unverified" below). vllm is imported lazily, so this
+module imports anywhere.
 
-The vLLM API it relies on (pinned line: vllm 0.32, V1 engine), and where it was read:
+The vLLM API it relies on, as read in the vllm 0.32.0 wheel (the pin of requirements-gpu.txt; V1 engine):
 
 - ``vllm.LLM(model, dtype, seed, tensor_parallel_size, gpu_memory_utilization, max_model_len, max_num_seqs,
   max_num_batched_tokens, enable_prefix_caching, enforce_eager, enable_sleep_mode, generation_config,
-  worker_extension_cls, distributed_executor_backend, trust_remote_code)``: vllm/entrypoints/llm.py (the
-  constructor forwards the rest to ``EngineArgs``). ``generation_config="vllm"`` keeps the model's
+  worker_extension_cls, distributed_executor_backend, trust_remote_code)``: entrypoints/llm.py ``LLM.__init__``
+  passes every keyword on to the ``EngineArgs`` dataclass (engine/arg_utils.py), which refuses unknown names.
+  Config-valued arguments are converted only from a plain ``dict`` (``_make_config``): ``llm_kwargs`` are
+  turned into plain dicts and lists here. ``generation_config="vllm"`` keeps the model's
   generation_config.json from setting defaults; every sampling field below is explicit besides.
-- ``LLM.generate(prompts, sampling_params, use_tqdm=...)`` with ``{"prompt_token_ids": [...]}`` prompts (the
-  ``TokensPrompt`` TypedDict) and one ``SamplingParams`` per prompt; it "returns the RequestOutputs in the same
-  order as the input prompts" (its docstring). Each ``RequestOutput`` has ``prompt_token_ids`` and
-  ``outputs: list[CompletionOutput]`` with ``index``, ``token_ids``, ``text``, ``finish_reason``
-  (``"stop"``, ``"length"``, ``"abort"``; None while unfinished) and ``stop_reason``.
-- ``vllm.SamplingParams`` (vllm/sampling_params.py): ``top_k=0`` means off; ``temperature=0`` is greedy and then
-  ``n`` must be 1; with ``seed`` set, sample i of an ``n > 1`` request gets ``seed + i`` (V1 ``ParentRequest``).
-- ``token_ids`` keep the EOS / stop token that ended a response (vllm/v1/core/sched/utils.py ``check_stop``
-  appends before checking; vllm/v1/engine/detokenizer.py re-appends the token it skips detokenizing).
-  A stop string ends the response at the token that completes it. ``text`` is not used: with
-  ``include_stop_str_in_output`` vLLM cuts it right after the stop string (the token may hold more) and may
-  include the EOS text, so the text is decoded here from ``token_ids`` exactly as ``HFEngine`` does.
-- Weight updates: ``LLM.collective_rpc(method_name, args=...)`` calling a method of ``worker_extension_cls``
-  (the pattern of vLLM's examples/offline_inference/rlhf*.py and rlhf_utils.py), which runs
-  ``model.load_weights([(name, tensor)])`` on the worker's model (``model_runner.get_model()``), the same call
-  TRL's colocate mode (trl/generation/vllm_generation.py) and verl make. The engine core is kept in this process
-  (``VLLM_ENABLE_V1_MULTIPROCESSING=0``), so the tensors are handed over by reference, not serialised. (vLLM
-  0.2x+ also has a ``WeightTransferConfig`` API with NCCL / CUDA-IPC backends; it is for trainers living in
-  other processes, which ours does not.) ``LLM.reset_prefix_cache()`` follows every update: cached KV blocks
-  were computed by the old weights.
+  ``gpu_memory_utilization`` is a share of the whole GPU that must be free when the engine starts
+  (v1/worker/utils.py ``request_memory``): weights, activations, CUDA graphs and KV cache all come out of it.
+- ``LLM.generate(prompts, sampling_params, use_tqdm=...)`` with ``{"prompt_token_ids": [...]}`` prompts and one
+  ``SamplingParams`` per prompt returns the ``RequestOutput``s "in the same order as the input prompts"
+  (its docstring). ``RequestOutput.outputs`` are ``CompletionOutput``s (outputs.py) with ``index``,
+  ``token_ids``, ``text``, ``finish_reason`` and ``stop_reason``.
+- ``vllm.SamplingParams`` (sampling_params.py, ``__post_init__`` / ``_verify_args``): ``temperature`` in
+  [0, 2], below 1e-5 greedy (then ``n`` must be 1), in (0, 0.01) raised to 0.01; ``top_k=0`` is off. With
+  ``seed`` set, sample i of an ``n > 1`` request gets ``seed + i`` (v1/engine/parallel_sampling.py
+  ``ParentRequest.get_child_sampling_params``), and model runner V2 (the default where Triton is) stores each
+  seed in an int64 array (v1/worker/gpu/sample/states.py ``add_request``): every seed + i must stay below 2**63.
+- ``token_ids`` keep the EOS / stop token that ended a response (v1/core/sched/utils.py ``check_stop`` appends
+  before checking; v1/engine/detokenizer.py re-appends the token it skips detokenizing). A stop string ends the
+  response at the token that completes it. ``text`` is not used: with ``include_stop_str_in_output`` vLLM cuts
+  it right after the stop string (the token may hold more) and may include the EOS text, so the text is
+  decoded here from ``token_ids`` exactly as ``HFEngine`` does.
+- Weight updates: ``LLM.collective_rpc(method, args=...)`` returns one result per worker (a list of one in
+  this process: v1/executor/uniproc_executor.py) from a method of ``worker_extension_cls``, a class vLLM
+  adds to its worker's bases after asserting that none of its names clashes (v1/worker/worker_base.py). It
+  calls ``model.load_weights(weights)`` on ``model_runner.get_model()``: for Qwen2 and Llama
+  (model_executor/models/qwen2.py, llama.py) that is ``AutoWeightsLoader.load_weights``
+  (model_executor/models/utils.py), which takes HF names, stacks q/k/v_proj into ``qkv_proj`` and
+  gate/up_proj into ``gate_up_proj`` (``hf_to_vllm_mapper``), raises ``ValueError`` on a name the model lacks,
+  and returns the set of vLLM parameter names it loaded. After a push every name of the model's
+  ``named_parameters()`` must have been loaded. The engine core stays in this process
+  (``VLLM_ENABLE_V1_MULTIPROCESSING=0``), so the tensors are handed over by reference, not serialised.
+- ``LLM.reset_prefix_cache() -> bool`` follows every update (cached KV blocks were computed by the old
+  weights); False means blocks are still in use (v1/core/block_pool.py ``reset_prefix_cache``).
 - Under torchrun, ``distributed_executor_backend="external_launcher"`` gives every rank its own engine on
   ``cuda:LOCAL_RANK`` inside the existing process group (vLLM's torchrun examples; TRL colocate mode).
-- ``LLM.sleep(level)`` / ``LLM.wake_up(tags=["weights" | "kv_cache"])`` with ``enable_sleep_mode=True``
-  (docs.vllm.ai features/sleep_mode): level 1 offloads the weights to CPU and drops the KV cache; level 2 drops
-  both. ``sleep()`` / ``wake_up()`` here let the trainer free that memory around the policy update.
+- Sleep mode (``enable_sleep_mode=True``; entrypoints/llm.py ``sleep`` / ``wake_up``, v1/engine/core.py
+  ``EngineCore.sleep`` / ``wake_up``, v1/worker/gpu_worker.py): ``sleep(level)`` pauses the scheduler, resets
+  the prefix cache itself (raising if it cannot) and frees the memory; level 1 backs the weights up to
+  pinned CPU memory, level 2 discards them (the worker keeps the model's buffers, e.g. rotary tables, and
+  restores them on wake). ``wake_up(tags)`` with tags among ``"weights"``, ``"kv_cache"`` returns whether the
+  engine is fully awake; the scheduler resumes only then. Level 2 is the default here: every weight is
+  pushed after each update anyway, so copying the stale ones back (level 1) is wasted time and host memory.
 
-Unverified without a GPU: that vllm 0.32 accepts every constructor argument above; that external_launcher with
-``tensor_parallel_size=1`` runs with a world of 8 DeepSpeed ranks; that ``load_weights`` reaches the model
-the sampler uses (CUDA graphs on); sleep/wake memory figures; throughput.
+Unverified without a GPU: that vllm 0.32.0 runs with every constructor argument above; that
+external_launcher with ``tensor_parallel_size=1`` runs with a world of 8 DeepSpeed ranks; that
+``load_weights`` reaches the model the sampler uses (CUDA graphs on) and that ``named_parameters()`` holds
+no parameter a push cannot load; sleep/wake memory figures (conf/engine/vllm.yaml) and their timing;
+throughput.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 
 from rlvr.rollout.base import Completion, RolloutEngine, SamplingParams
 
 GPU_REQUIREMENTS = "engine=vllm needs the GPU requirements: pip install -r requirements-gpu.txt"
-_SEED_MOD = 2**63  # vLLM seeds a torch.Generator per seeded request; keep the seed in int64
+_SEED_LIMIT = 2**63  # vLLM keeps seeds in int64: every seed it derives (seed + sample index) must stay below
+_SHOWN_NAMES = 8  # missing parameter names listed in an error
 
 
 def _import_vllm():
@@ -66,12 +84,35 @@ def _import_vllm():
 
 
 class WorkerExtension:
-    """Methods vLLM mixes into its GPU worker (``worker_extension_cls``), called through ``collective_rpc``."""
+    """Methods vLLM mixes into its GPU worker (``worker_extension_cls``), called through ``collective_rpc``.
+
+    A push is ``rlvr_begin_weights``, ``rlvr_load_weights`` per tensor, then ``rlvr_end_weights``, which names
+    the model's parameters that no call loaded. The names compared are vLLM's own on both sides: what
+    ``model.load_weights`` reports (``qkv_proj`` for q/k/v_proj, ``gate_up_proj`` for gate/up_proj) and
+    ``model.named_parameters()``. (A stacked parameter counts as loaded once any of its parts is.)
+    """
+
+    def rlvr_begin_weights(self) -> None:
+        self._rlvr_loaded: set[str] = set()
 
     def rlvr_load_weights(self, weights: list[tuple[str, torch.Tensor]]) -> None:
-        runner = self.model_runner
-        model = runner.get_model() if hasattr(runner, "get_model") else runner.model
-        model.load_weights(weights=weights)  # HF names in; vLLM stacks q/k/v, gate/up itself
+        model = _worker_model(self)
+        loaded = model.load_weights(weights=weights)  # HF names in; vLLM stacks q/k/v, gate/up itself
+        if loaded is None:
+            raise RuntimeError(
+                f"{type(model).__name__}.load_weights does not report the parameters it loads, so a weight "
+                "push cannot be checked to cover them all"
+            )
+        self._rlvr_loaded.update(loaded)
+
+    def rlvr_end_weights(self) -> list[str]:
+        parameters = {name for name, _ in _worker_model(self).named_parameters()}
+        return sorted(parameters - self._rlvr_loaded)
+
+
+def _worker_model(worker) -> torch.nn.Module:
+    runner = worker.model_runner
+    return runner.get_model() if hasattr(runner, "get_model") else runner.model
 
 
 class VLLMEngine(RolloutEngine):
@@ -89,7 +130,7 @@ class VLLMEngine(RolloutEngine):
         *,
         eos_ids: Iterable[int],
         sleep_enabled: bool = False,
-        sleep_level: int = 1,
+        sleep_level: int = 2,
     ) -> None:
         if sleep_level not in (1, 2):
             raise ValueError(f"sleep_level must be 1 or 2, got {sleep_level}")
@@ -102,7 +143,7 @@ class VLLMEngine(RolloutEngine):
         self.max_model_len: int | None = llm.llm_engine.model_config.max_model_len
         self.sleep_enabled, self.sleep_level = sleep_enabled, sleep_level
         self._asleep: set[str] = set()  # the tags ("weights", "kv_cache") whose memory vLLM has released
-        self._weights_lost = False  # sleep level 2 discards the weights; only load_weights brings them back
+        self._weights_lost = False  # after a level-2 sleep or a failed push: only a whole push brings them back
 
     @classmethod
     def from_pretrained(
@@ -113,18 +154,18 @@ class VLLMEngine(RolloutEngine):
         dtype: str = "auto",
         trust_remote_code: bool = False,
         device: str | None = None,
-        gpu_memory_utilization: float = 0.4,
+        gpu_memory_utilization: float = 0.6,
         tensor_parallel_size: int = 1,
         max_model_len: int | None = None,
         max_num_seqs: int | None = None,
         max_num_batched_tokens: int | None = None,
         enable_prefix_caching: bool = True,
         enforce_eager: bool = False,
-        enable_sleep_mode: bool = False,
-        sleep_level: int = 1,
+        enable_sleep_mode: bool = True,
+        sleep_level: int = 2,
         seed: int = 0,
         distributed_executor_backend: str | None = "auto",
-        llm_kwargs: dict | None = None,
+        llm_kwargs: Mapping[str, Any] | None = None,
     ) -> "VLLMEngine":
         """The engine config's entry point (``rlvr.rollout.build_engine``). Build it before the DeepSpeed
         policy: vLLM sizes its share (``gpu_memory_utilization`` of the whole GPU) against free memory."""
@@ -153,7 +194,7 @@ class VLLMEngine(RolloutEngine):
             distributed_executor_backend=backend,
         )
         kwargs.update({k: v for k, v in optional.items() if v is not None})
-        kwargs.update(dict(llm_kwargs or {}))
+        kwargs.update(_plain(llm_kwargs or {}))  # vLLM converts only plain dicts into its config objects
         llm = vllm.LLM(**kwargs)
         return cls(
             llm,
@@ -170,13 +211,16 @@ class VLLMEngine(RolloutEngine):
             return []
         self._check_lengths(prompts, params)
         if self._weights_lost:
-            raise RuntimeError("sleep level 2 discarded the engine's weights: call load_weights before generate")
+            raise RuntimeError(
+                "the engine holds no complete weights (a level-2 sleep discarded them, or the last push "
+                "failed): call load_weights before generate"
+            )
         self.wake_up()
         requests = self._requests(prompts, params)
         outputs = self.llm.generate(
             [{"prompt_token_ids": prompt} for prompt, _, _ in requests],
             [self._sampling_params(params, n, seed) for _, n, seed in requests],
-            use_tqdm=True,
+            use_tqdm=_is_main_process(),  # one progress bar per run, not one per rank
         )
         if len(outputs) != len(requests):
             raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(requests)} requests")
@@ -191,42 +235,62 @@ class VLLMEngine(RolloutEngine):
 
     @torch.no_grad()
     def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
-        self.wake_up(("weights",))
+        """Push every parameter of the policy; raises if any of vLLM's parameters was left out."""
+        self.wake_up(("weights",))  # the KV cache stays asleep while the weights are copied in
+        self._weights_lost = True  # until the whole push is in
+        self.llm.collective_rpc("rlvr_begin_weights")
         for name, tensor in weights:
             # One call per tensor: the trainer's ZeRO-3 gather frees each tensor once the next is yielded.
             self.llm.collective_rpc("rlvr_load_weights", args=([(name, tensor)],))
+        missing = sorted({name for worker in self.llm.collective_rpc("rlvr_end_weights") for name in worker})
+        if missing:
+            shown = ", ".join(missing[:_SHOWN_NAMES]) + (", ..." if len(missing) > _SHOWN_NAMES else "")
+            raise RuntimeError(
+                f"the weight push left {len(missing)} of vLLM's parameters unloaded ({shown}); push every "
+                "parameter of the policy (vLLM's names: q/k/v_proj are stacked in qkv_proj, gate/up_proj in "
+                "gate_up_proj)"
+            )
+        if not self.llm.reset_prefix_cache():  # cached KV blocks were computed by the old weights
+            raise RuntimeError(
+                "vLLM could not reset its prefix cache after the weight update (KV blocks still in use): "
+                "cached prompts would be served from the old weights"
+            )
         self._weights_lost = False
-        self.llm.reset_prefix_cache()  # cached KV blocks were computed by the old weights
 
     # ------------------------------------------------------------------ memory sharing with the trainer
     def sleep(self) -> None:
         """Release vLLM's GPU memory while the policy updates (no-op unless ``enable_sleep_mode``)."""
         if not self.sleep_enabled or self._asleep:
             return
-        self.llm.reset_prefix_cache()  # the KV cache is dropped: no cached prefix may survive it
-        self.llm.sleep(level=self.sleep_level)
+        self.llm.sleep(level=self.sleep_level)  # resets the prefix cache itself (EngineCore.sleep)
         self._asleep = {"weights", "kv_cache"}
-        self._weights_lost = self.sleep_level == 2
+        self._weights_lost = self._weights_lost or self.sleep_level == 2
 
     def wake_up(self, tags: Sequence[str] | None = None) -> None:
         """Take the released memory back, all of it or only ``tags``; ``load_weights`` and ``generate`` call
         it themselves (weights first, so the KV cache is not yet back while weights are copied in)."""
         todo = sorted(self._asleep if tags is None else self._asleep & set(tags))
-        if todo:
-            self.llm.wake_up(tags=todo)
-            self._asleep -= set(todo)
+        if not todo:
+            return
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()  # hand the trainer's cached, unused blocks back first, for vLLM to take
+        fully_awake = self.llm.wake_up(tags=todo)
+        self._asleep -= set(todo)
+        if not self._asleep and not fully_awake:
+            raise RuntimeError(f"vLLM's wake_up(tags={todo}) left the engine asleep: it would not schedule requests")
 
     # ------------------------------------------------------------------ helpers
     def _requests(self, prompts: list[list[int]], params: SamplingParams) -> list[tuple[list[int], int, int | None]]:
         """(prompt, n, seed) per vLLM request, in row order. Greedy: vLLM allows n == 1 only, so each copy is
         its own request. Sampled: prompt p's seed is offset by p * n, so that with vLLM's seed + i per sample
-        no two rows of a call share a seed (one seed for all prompts would reuse the same random draws)."""
+        row r of the call gets seed + r: no two rows share a seed (one seed for all prompts would reuse the
+        same random draws). The seed is first reduced so that the last row's stays below 2**63."""
         if params.temperature == 0:
             return [(prompt, 1, None) for prompt in prompts for _ in range(params.n)]
-        return [
-            (prompt, params.n, None if params.seed is None else (params.seed + p * params.n) % _SEED_MOD)
-            for p, prompt in enumerate(prompts)
-        ]
+        if params.seed is None:
+            return [(prompt, params.n, None) for prompt in prompts]
+        base = params.seed % (_SEED_LIMIT - len(prompts) * params.n)  # unchanged below 2**63 - rows
+        return [(prompt, params.n, base + p * params.n) for p, prompt in enumerate(prompts)]
 
     def _sampling_params(self, params: SamplingParams, n: int, seed: int | None):
         vllm = _import_vllm()
@@ -272,6 +336,22 @@ class VLLMEngine(RolloutEngine):
                 f"max_model_len={self.max_model_len}; raise engine.max_model_len (if the model allows) "
                 "or lower the response length"
             )
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every mapping turned into a dict and every other sequence (not text) into a list, as
+    vLLM's constructor wants them (an OmegaConf node is neither a dict nor a list)."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _is_main_process() -> bool:
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def _executor_backend(choice: str | None, tensor_parallel_size: int) -> str | None:

@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from rlvr.algorithms import ADVANTAGE_ESTIMATORS, policy_loss, regularisation_loss
+from rlvr.algorithms import ADVANTAGE_ESTIMATORS, policy_loss, regularisation_loss, whiten_advantages
 from rlvr.data import PromptSampler
 from rlvr.data.prompts import encode_prompt_text, format_prompt
 from rlvr.evaluate import evaluate_benchmarks, flat_metrics, summarize_benchmarks
@@ -109,8 +109,7 @@ class GRPOTrainer:
         with timed(timings, "perf/reward_s"):
             scores = self.score(step, rollouts)
         with timed(timings, "perf/train_s"):
-            advantages = self.advantage_fn(scores.rewards, self.alg.group_size, ddof=self.alg.advantage.ddof,
-                                           eps=self.alg.advantage.eps)  # fmt: skip
+            advantages = self.advantages(scores.rewards, rollouts)
             batch = make_token_batch(rollouts.prompt_tokens, [c.token_ids for c in rollouts.completions], self.engine.pad_id)
             batch = batch.to(self.dist.device)
             old = self.logprobs_of(self.policy, batch)
@@ -167,6 +166,15 @@ class GRPOTrainer:
             grader_timeouts=sum(graded.timed_out),
         )
 
+    def advantages(self, rewards: torch.Tensor, rollouts: Rollouts) -> torch.Tensor:
+        """Group-normalised advantages [N]; whitened over the rollout's tokens on all ranks if asked."""
+        settings = self.alg.advantage
+        advantages = self.advantage_fn(rewards, self.alg.group_size, ddof=settings.ddof, eps=settings.eps)
+        if not settings.whiten:
+            return advantages
+        lengths = torch.tensor([len(c.token_ids) for c in rollouts.completions], dtype=torch.float32)
+        return whiten_advantages(advantages, lengths, lambda t: D.all_reduce_sum(t.to(self.dist.collective_device)).cpu())
+
     @torch.no_grad()
     def logprobs_of(self, model, batch: TokenBatch) -> torch.Tensor:
         """Response log-probs under ``model`` (the policy before the update, or the reference), [N, T]."""
@@ -200,11 +208,12 @@ class GRPOTrainer:
                 loss, stats = policy_loss(
                     logprobs, old[idx], advantages[idx], part.response_mask, clip=clip.mode, clip_low=clip.low,
                     clip_high=clip.high, aggregation=alg.loss_aggregation, max_response_len=alg.max_response_len,
+                    pack_size=alg.pack_size,
                 )  # fmt: skip
                 extra, kl = regularisation_loss(
                     logprobs, entropy, None if ref is None else ref[idx], part.response_mask, kl_coef=alg.kl.coef,
                     kl_estimator=alg.kl.estimator, entropy_coef=alg.entropy_coef, aggregation=alg.loss_aggregation,
-                    max_response_len=alg.max_response_len,
+                    max_response_len=alg.max_response_len, pack_size=alg.pack_size,
                 )  # fmt: skip
                 if kl is not None:
                     metrics.add_mean("actor/kl_ref", kl)

@@ -70,6 +70,11 @@ def plan_step(cfg: RunConfig, world_size: int) -> StepPlan:
     ):
         if name not in registry:
             problems.append(f"{field}={name!r} is not one of: {', '.join(registry.names())}")
+    if alg.loss_aggregation == "pack-token-mean" and (alg.pack_size < 1 or micro % alg.pack_size):
+        problems.append(
+            f"algorithm.loss_aggregation=pack-token-mean needs trainer.micro_batch_size={micro} to be a multiple of "
+            f"algorithm.pack_size={alg.pack_size}: a pack of responses must not span two micro-batches"
+        )
     if cfg.clip.low < 0 or cfg.clip.high < 0:
         problems.append(f"clip.low={cfg.clip.low} and clip.high={cfg.clip.high} must be >= 0")
     if alg.kl.coef < 0 or alg.entropy_coef < 0:

@@ -109,3 +109,29 @@ def test_registered_estimators():
     assert_close(dr_grpo, torch.tensor([0.75, -0.25, -0.25, -0.25, -0.75, 0.25, 0.25, 0.25]))
     with pytest.raises(KeyError, match="available: .*dr_grpo.*grpo"):
         ADVANTAGE_ESTIMATORS.get("grp")
+
+
+def test_whitening_over_the_rollouts_tokens_on_every_rank():
+    from rlvr.algorithms import whiten_advantages
+
+    # Two ranks, one sequence each: A = 1 with 3 tokens, A = -1 with 1 token. Over the 4 tokens:
+    # mean (3 - 1) / 4 = 0.5; var (3 * 0.25 + 2.25) / 4 = 0.75; (1 - 0.5) / sqrt(0.75) and (-1 - 0.5) / sqrt(0.75).
+    ranks = [(torch.tensor([1.0]), torch.tensor([3.0])), (torch.tensor([-1.0]), torch.tensor([1.0]))]
+    calls = []
+
+    def over_ranks(rank):
+        def sum_over_ranks(local):  # what all_reduce would return: this rank's tensor plus the other's
+            calls.append(rank)
+            other = ranks[1 - rank]
+            own = ranks[rank]
+            if local.numel() == 2:
+                return local + torch.stack([(other[0] * other[1]).sum(), other[1].sum()])
+            mean = torch.tensor(0.5)
+            return local + ((other[0] - mean).pow(2) * other[1]).sum().reshape(1)
+        return sum_over_ranks
+
+    whitened = [whiten_advantages(a, t, over_ranks(r)).item() for r, (a, t) in enumerate(ranks)]
+    assert whitened == pytest.approx([0.5 / 0.75**0.5, -1.5 / 0.75**0.5])
+    assert calls == [0, 0, 1, 1]  # two collectives per rank: sums and counts, then squared deviations
+    # no spread at all: the advantages stay 0 (the variance floor 1e-8 keeps them finite)
+    assert whiten_advantages(torch.zeros(3), torch.tensor([1.0, 2.0, 3.0])).tolist() == [0.0, 0.0, 0.0]

@@ -22,7 +22,7 @@ def one_token(logprob: float, old_logprob: float, advantage: float):
 
 def test_registries_hold_the_documented_names():
     assert set(POLICY_LOSSES.names()) == set(CLIP_MODES)
-    assert set(LOSS_AGGREGATIONS.names()) == set(AGGREGATIONS)
+    assert set(LOSS_AGGREGATIONS.names()) == set(AGGREGATIONS) | {"pack-token-mean"}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ def test_unknown_names_list_the_known_ones():
     logprobs, old_logprobs, advantages, mask = one_token(-1.0, -1.0, 1.0)
     with pytest.raises(KeyError, match="available: no_old_logprob, none, standard"):
         policy_loss(logprobs, old_logprobs, advantages, mask, clip="standart")
-    with pytest.raises(KeyError, match="available: seq-mean-token-mean, seq-mean-token-sum-norm, token-mean"):
+    with pytest.raises(KeyError, match="available: pack-token-mean, seq-mean-token-mean, seq-mean-token-sum-norm, token-mean"):
         policy_loss(logprobs, old_logprobs, advantages, mask, aggregation="seq-mean")
 
 
@@ -319,3 +319,51 @@ def test_kl_gradient_reaches_the_policy_only_and_unknown_estimator_is_named():
     assert abs(logp.grad.item() - (1 - math.exp(-1))) < 1e-6 and ref.grad is None
     with pytest.raises(KeyError, match="k3"):
         kl_penalty(logp, ref, "k4")
+
+
+@pytest.mark.parametrize(
+    "pack_size, expected",
+    [
+        # TOKEN_LOSS with MASK: one pack of both sequences = the token mean (1 + 2 + 4) / 3
+        (2, 7 / 3),
+        # packs of one = the per-sequence means (1.5 + 4) / 2
+        (1, 2.75),
+    ],
+)
+def test_pack_token_mean_lies_between_token_mean_and_sequence_mean(pack_size, expected):
+    assert aggregate_loss(TOKEN_LOSS, MASK, "pack-token-mean", pack_size=pack_size).item() == pytest.approx(expected)
+
+
+def test_pack_token_mean_by_hand_and_its_errors():
+    loss = torch.tensor([[1.0, 1.0], [3.0, 0.0], [2.0, 2.0], [6.0, 6.0]])
+    mask = torch.tensor([[1, 1], [1, 0], [1, 1], [1, 1]])
+    # packs of 2: (1 + 1 + 3) / 3 and (2 + 2 + 6 + 6) / 4; their mean (5/3 + 4) / 2 = 17/6
+    assert aggregate_loss(loss, mask, "pack-token-mean", pack_size=2).item() == pytest.approx(17 / 6)
+    with pytest.raises(ValueError, match="pack_size that divides the batch of 4 sequences, got 3"):
+        aggregate_loss(loss, mask, "pack-token-mean", pack_size=3)
+    with pytest.raises(ValueError, match="got None"):
+        aggregate_loss(loss, mask, "pack-token-mean")
+
+
+def test_the_official_codes_loss_on_a_small_batch():
+    """The paper's official code (TTRL/OpenRLHF, group_norm + normalize("advantages") + packing_samples),
+    worked by hand on two groups of two responses of 2, 1 | 1, 4 tokens, rewards 1, 0 | 1, 1, at ratio 1.
+
+    Group normalisation (unbiased std): group 1: mean 1/2, std sqrt(1/2) -> a, -a with a = 1/sqrt(2);
+    group 2 is all equal -> 0, 0. Token whitening over the 8 tokens: mean = (2a - a) / 8 = a/8;
+    deviations 7a/8, -9a/8, -a/8, -a/8; var = (2*49 + 81 + 1 + 4) a^2 / (64 * 8) = 184/1024; so
+    w1 = 1.4596009, w2 = -1.8766297, w3 = w4 = -0.2085144. At ratio 1 a token's loss is -w; packs of 2:
+    pack 1 (2 + 1 tokens) -(2 w1 + w2) / 3 = -0.3475240, pack 2 (1 + 4 tokens) -w3 = 0.2085144;
+    the loss is their mean, -0.0695048.
+    """
+    from rlvr.algorithms import group_advantages, whiten_advantages
+
+    rewards = torch.tensor([1.0, 0.0, 1.0, 1.0])
+    lengths = torch.tensor([2, 1, 1, 4])
+    mask = (torch.arange(4) < lengths[:, None]).float()  # [4, 4]
+    advantages = whiten_advantages(group_advantages(rewards, 2, ddof=1, eps=1e-9), lengths)
+    assert advantages.tolist() == pytest.approx([1.4596009, -1.8766297, -0.2085144, -0.2085144], abs=1e-6)
+    logprobs = torch.randn(4, 4)
+    loss, metrics = policy_loss(logprobs, logprobs.clone(), advantages, mask, clip="standard",
+                                aggregation="pack-token-mean", pack_size=2)  # fmt: skip
+    assert loss.item() == pytest.approx(-0.0695048, abs=1e-6) and metrics["clip_frac"].item() == 0

@@ -70,6 +70,7 @@ def test_a_typo_fails_at_compose_time():
         (["trainer.micro_batch_size=5"], "trainer.micro_batch_size=5"),
         (["clip.mode=clipped"], "clip.mode='clipped'"),
         (["algorithm.loss_aggregation=mean"], "algorithm.loss_aggregation='mean'"),
+        (["algorithm=grpo_official", "trainer.micro_batch_size=2"], "trainer.micro_batch_size=2 to be a multiple of algorithm.pack_size=4"),
     ],
 )
 def test_invalid_combinations_are_named(overrides, field):

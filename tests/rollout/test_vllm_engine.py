@@ -1,31 +1,24 @@
 """The vLLM engine's translation layer, against a fake ``vllm`` (vLLM needs a GPU; none here).
 
-The fake imitates the parts of vLLM 0.32's V1 engine the engine touches:
-- ``LLM(**kwargs)`` records its arguments and mixes ``worker_extension_cls`` into a worker, as
-  ``WorkerWrapperBase`` does; ``collective_rpc(name, args=...)`` calls that worker method in-process, as
-  ``UniProcExecutor`` does (``run_method``); ``sleep`` / ``wake_up`` / ``reset_prefix_cache`` are recorded.
-- ``SamplingParams`` takes only real field names and, like the real one, refuses greedy with ``n > 1``.
-- ``generate`` returns one ``RequestOutput``-like object per request (``prompt_token_ids``, ``outputs``) with
-  ``CompletionOutput``-like samples (``index``, ``token_ids``, ``text``, ``finish_reason``, ``stop_reason``),
-  sample i seeded ``seed + i`` (``ParentRequest``). Stopping follows ``check_stop`` (EOS, then
-  ``stop_token_ids``, then ``max_tokens``; the stopping token stays in ``token_ids``) and the detokenizer's stop
-  strings (the response ends at the token completing one; ``text`` is cut right after it). Its ``text``
-  keeps the EOS text, as vLLM's does with include_stop_str_in_output and special tokens kept.
+The fake (``fake_vllm.py`` beside this file) imitates the parts of vllm 0.32.0 the engine touches and refuses
+what they refuse: unknown constructor arguments, non-plain config values, unknown weight names and shapes,
+temperatures outside [0, 2], seeds past int64, and generating while asleep or with discarded weights.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import sys
-import types
 from types import SimpleNamespace
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+import fake_vllm
 from conftest import compose_config
+from fake_vllm import TinyQwen2
 from rlvr.rollout import HFEngine, SamplingParams, build_engine
 from rlvr.rollout.vllm import GPU_REQUIREMENTS, VLLMEngine
 
@@ -51,101 +44,9 @@ class CharTokenizer:
 TOK = CharTokenizer()
 
 
-def default_script(prompt: list[int], seed: int | None) -> list[int]:
-    """What the fake model says: a function of the prompt and the sample's seed, then EOS."""
-    return TOK.encode(f"{TOK.decode(prompt)}->{seed}") + [EOS]
-
-
 @pytest.fixture
 def fake(monkeypatch):
-    vllm = types.ModuleType("vllm")
-    vllm.instances, vllm.script, vllm.finish_override, vllm.reverse_outputs = [], default_script, None, False
-
-    class FakeSamplingParams:
-        FIELDS = dict(
-            n=1, temperature=1.0, top_p=1.0, top_k=0, min_p=0.0, repetition_penalty=1.0, presence_penalty=0.0,
-            frequency_penalty=0.0, max_tokens=16, seed=None, stop=None, stop_token_ids=None,
-            include_stop_str_in_output=False, skip_special_tokens=True,
-        )  # fmt: skip
-
-        def __init__(self, **kwargs):
-            if unknown := set(kwargs) - set(self.FIELDS):
-                raise TypeError(f"SamplingParams got unexpected fields {unknown}")
-            self.__dict__.update({**self.FIELDS, **kwargs})
-            if self.temperature < 1e-5 and self.n > 1:
-                raise ValueError(f"n must be 1 when using greedy sampling, got {self.n}.")
-
-    class FakeModel:
-        def __init__(self):
-            self.loaded = []
-
-        def load_weights(self, weights):
-            # vLLM's weight loaders copy_ each tensor into the model's parameter before returning.
-            self.loaded += [(name, tensor, tensor.clone()) for name, tensor in weights]
-
-    class FakeLLM:
-        def __init__(self, **kwargs):
-            self.kwargs, self.calls, self.generate_calls = kwargs, [], []
-            max_len = kwargs.get("max_model_len", 4096)
-            self.llm_engine = SimpleNamespace(model_config=SimpleNamespace(max_model_len=max_len))
-            module, _, name = kwargs["worker_extension_cls"].rpartition(".")
-            extension = getattr(importlib.import_module(module), name)
-            runner = SimpleNamespace(model=FakeModel())
-            runner.get_model = lambda: runner.model
-            self.worker = type("Worker", (extension,), {})()
-            self.worker.model_runner = runner
-            vllm.instances.append(self)
-
-        def generate(self, prompts, sampling_params, *, use_tqdm=True):
-            self.generate_calls.append((prompts, sampling_params, use_tqdm))
-            outs = [
-                SimpleNamespace(
-                    request_id=str(r),
-                    prompt_token_ids=prompt["prompt_token_ids"],
-                    outputs=[self._sample(prompt["prompt_token_ids"], sp, i) for i in range(sp.n)],
-                    finished=True,
-                )
-                for r, (prompt, sp) in enumerate(zip(prompts, sampling_params))
-            ]
-            return outs[::-1] if vllm.reverse_outputs else outs
-
-        def _sample(self, prompt, sp, index):
-            seed = None if sp.seed is None else sp.seed + index
-            tokens, reason, stop_reason, text = [], None, None, None
-            for token in vllm.script(prompt, seed):
-                tokens.append(token)
-                if token == EOS:
-                    reason = "stop"
-                elif token in sp.stop_token_ids:
-                    reason, stop_reason = "stop", token
-                else:
-                    text = TOK.decode(tokens, skip_special_tokens=sp.skip_special_tokens)
-                    if hit := next((s for s in sp.stop if s in text), None):
-                        reason, stop_reason, text = "stop", hit, text[: text.index(hit) + len(hit)]
-                    elif len(tokens) >= sp.max_tokens:
-                        reason = "length"
-                if reason:
-                    break
-            text = TOK.decode(tokens, skip_special_tokens=sp.skip_special_tokens) if stop_reason is None else text
-            reason = vllm.finish_override or reason
-            return SimpleNamespace(
-                index=index, text=text, token_ids=tokens, finish_reason=reason, stop_reason=stop_reason
-            )
-
-        def collective_rpc(self, method, timeout=None, args=(), kwargs=None):
-            self.calls.append(("collective_rpc", method))
-            return [getattr(self.worker, method)(*args, **(kwargs or {}))]
-
-        def sleep(self, level=1):
-            self.calls.append(("sleep", level))
-
-        def wake_up(self, tags=None):
-            self.calls.append(("wake_up", tags))
-
-        def reset_prefix_cache(self):
-            self.calls.append(("reset_prefix_cache",))
-
-    vllm.LLM, vllm.SamplingParams = FakeLLM, FakeSamplingParams
+    vllm = fake_vllm.make_module(TOK, EOS)
     monkeypatch.setitem(sys.modules, "vllm", vllm)
     monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "1")
     return vllm
@@ -282,59 +183,174 @@ def test_responses_that_cannot_fit_max_model_len_are_refused(fake, model_dir):
         make_engine(model_dir, max_model_len=64).generate([TOK.encode("x" * 20)], SamplingParams(max_new_tokens=50))
 
 
-def test_load_weights_streams_each_tensor_to_the_model_then_resets_the_prefix_cache(fake, model_dir):
+def gathered(weights):
+    """Like rlvr.train.policy.full_parameters: a tensor is valid only until the next one is yielded."""
+    for name, tensor in weights:
+        yield name, tensor
+        tensor.zero_()
+
+
+def stacked(weights, *parts) -> torch.Tensor:
+    """What vLLM's stacked parameter holds: the HF tensors ``parts`` one under the other."""
+    return torch.cat([dict(weights)[part] for part in parts])
+
+
+def test_load_weights_streams_each_tensor_into_the_stacked_parameters_then_resets_the_prefix_cache(fake, model_dir):
+    engine = make_engine(model_dir, enable_sleep_mode=False)
+    given = TinyQwen2.hf_weights()
+    originals = [(name, t.clone()) for name, t in given]
+    engine.load_weights(gathered(given))
+    llm = fake.instances[-1]
+    assert [name for name, _ in llm.model.received] == [name for name, _ in given]
+    assert all(t is g for (_, t), (_, g) in zip(llm.model.received, given))  # by reference: no copy on the way
+    params = llm.model.params
+    at = "model.layers.1"
+    qkv = stacked(originals, *(f"{at}.self_attn.{x}_proj.weight" for x in "qkv"))
+    gate_up = stacked(originals, f"{at}.mlp.gate_proj.weight", f"{at}.mlp.up_proj.weight")
+    assert torch.equal(params[f"{at}.self_attn.qkv_proj.weight"], qkv)
+    assert torch.equal(params[f"{at}.mlp.gate_up_proj.weight"], gate_up)
+    assert torch.equal(params["lm_head.weight"], dict(originals)["lm_head.weight"])
+    rpc = [("collective_rpc", "rlvr_load_weights")] * len(given)
+    assert llm.calls == [("collective_rpc", "rlvr_begin_weights"), *rpc, ("collective_rpc", "rlvr_end_weights"),
+                         ("reset_prefix_cache",)]  # fmt: skip
+
+
+def test_a_push_that_leaves_parameters_out_names_them(fake, model_dir):
     engine = make_engine(model_dir)
-    given = [("model.embed_tokens.weight", torch.randn(4, 3)), ("lm_head.weight", torch.randn(4, 3))]
-    originals = [t.clone() for _, t in given]
-
-    def gathered():  # like rlvr.train.policy.full_parameters: a tensor is valid only until the next is yielded
-        for name, tensor in given:
-            yield name, tensor
-            tensor.zero_()
-
-    engine.load_weights(gathered())
-    llm = fake.instances[-1]
-    loaded = llm.worker.model_runner.model.loaded
-    assert [name for name, _, _ in loaded] == [name for name, _ in given]
-    assert all(t is g for (_, t, _), (_, g) in zip(loaded, given))  # by reference: no copy on the way
-    assert all(torch.equal(copy, original) for (_, _, copy), original in zip(loaded, originals))
-    assert llm.calls == [("collective_rpc", "rlvr_load_weights")] * 2 + [("reset_prefix_cache",)]
+    qkv = {f"model.layers.0.self_attn.{x}_proj.{w}" for x in "qkv" for w in ("weight", "bias")}
+    partial = [(n, t) for n, t in TinyQwen2.hf_weights() if n not in qkv | {"model.layers.1.mlp.down_proj.weight"}]
+    expected = (
+        "3 of vLLM's parameters unloaded (model.layers.0.self_attn.qkv_proj.bias, "
+        "model.layers.0.self_attn.qkv_proj.weight, model.layers.1.mlp.down_proj.weight)"
+    )
+    with pytest.raises(RuntimeError, match=re.escape(expected)):
+        engine.load_weights(partial)
+    with pytest.raises(RuntimeError, match="call load_weights before generate"):  # its weights are a mix
+        engine.generate([TOK.encode("1=")], SamplingParams(seed=0))
+    assert ("reset_prefix_cache",) not in fake.instances[-1].calls
+    engine.load_weights(TinyQwen2.hf_weights())
+    assert engine.generate([TOK.encode("1=")], SamplingParams(seed=0))[0][0].finish_reason == "stop"
 
 
-def test_sleep_and_wake_up_around_the_update(fake, model_dir):
-    engine = make_engine(model_dir, enable_sleep_mode=True)
-    llm = fake.instances[-1]
+def test_vllm_refuses_unknown_names_and_shapes_in_a_push(fake, model_dir):
+    engine = make_engine(model_dir)
+    with pytest.raises(ValueError, match="no module or parameter named 'module.model.norm.weight'"):
+        engine.load_weights([("module.model.norm.weight", torch.zeros(4))])
+    with pytest.raises(AssertionError, match="model.layers.0.self_attn.k_proj.weight"):
+        engine.load_weights([("model.layers.0.self_attn.k_proj.weight", torch.zeros(4, 4))])  # 1 KV head: (2, 4)
+
+
+def test_a_prefix_cache_vllm_could_not_reset_is_an_error(fake, model_dir):
+    engine = make_engine(model_dir)
+    fake.reset_ok = False
+    with pytest.raises(RuntimeError, match="could not reset its prefix cache"):
+        engine.load_weights(TinyQwen2.hf_weights())
+
+
+def test_a_wake_up_that_leaves_vllm_asleep_is_an_error(fake, model_dir):
+    engine = make_engine(model_dir)
     engine.sleep()
-    engine.load_weights([("w", torch.zeros(1))])
+    engine.load_weights(TinyQwen2.hf_weights())  # wakes the weights only: vLLM rightly reports "not fully awake"
+    fake.wake_ok = False
+    with pytest.raises(RuntimeError, match=re.escape("wake_up(tags=['kv_cache']) left the engine asleep")):
+        engine.generate([TOK.encode("1=")], SamplingParams(seed=0))
+
+
+def test_level_two_sleep_by_default_wakes_weights_then_pushes_then_wakes_the_kv_cache(fake, model_dir):
+    engine = make_engine(model_dir)  # from_pretrained's defaults: sleep mode on, level 2
+    llm = fake.instances[-1]
+    engine.load_weights(TinyQwen2.hf_weights())
     engine.generate([TOK.encode("1=")], SamplingParams(seed=0))
+    llm.calls.clear()
+    engine.sleep()
+    assert llm.kwargs["enable_sleep_mode"] and llm.sleeping == {"weights", "kv_cache"}
+    assert llm.model.params["model.norm.weight"].isnan().all()  # level 2 discarded the weights
+    with pytest.raises(RuntimeError, match="call load_weights before generate"):
+        engine.generate([TOK.encode("1=")], SamplingParams(seed=0))
+    engine.load_weights(TinyQwen2.hf_weights())
+    assert not llm.model.params["model.norm.weight"].isnan().any()
+    engine.generate([TOK.encode("1=")], SamplingParams(seed=0))
+    rpc = [("collective_rpc", "rlvr_load_weights")] * len(TinyQwen2.hf_weights())
     assert llm.calls == [
-        ("reset_prefix_cache",), ("sleep", 1),
-        ("wake_up", ["weights"]), ("collective_rpc", "rlvr_load_weights"), ("reset_prefix_cache",),
+        ("sleep", 2),  # vLLM resets the prefix cache itself when it falls asleep
+        ("wake_up", ["weights"]), ("collective_rpc", "rlvr_begin_weights"), *rpc,
+        ("collective_rpc", "rlvr_end_weights"), ("reset_prefix_cache",),
         ("wake_up", ["kv_cache"]),
     ]  # fmt: skip
 
 
+def test_level_one_sleep_keeps_the_weights(fake, model_dir):
+    engine = make_engine(model_dir, sleep_level=1)
+    engine.load_weights(TinyQwen2.hf_weights())
+    engine.sleep()
+    assert engine.generate([TOK.encode("1=")], SamplingParams(seed=0))[0][0].finish_reason == "stop"
+    assert fake.instances[-1].calls[-2:] == [("sleep", 1), ("wake_up", ["kv_cache", "weights"])]
+
+
 def test_sleep_is_a_no_op_without_sleep_mode(fake, model_dir):
-    engine = make_engine(model_dir)
+    engine = make_engine(model_dir, enable_sleep_mode=False)
     engine.sleep()
     engine.wake_up()
     assert fake.instances[-1].calls == []
 
 
-def test_level_two_sleep_needs_new_weights_before_sampling(fake, model_dir):
-    engine = make_engine(model_dir, enable_sleep_mode=True, sleep_level=2)
-    engine.sleep()
-    with pytest.raises(RuntimeError, match="call load_weights"):
-        engine.generate([TOK.encode("1=")], SamplingParams(seed=0))
-    engine.load_weights([("w", torch.zeros(1))])
-    assert engine.generate([TOK.encode("1=")], SamplingParams(seed=0))[0][0].finish_reason == "stop"
+def test_seeds_near_the_int64_limit_stay_below_it_and_distinct(fake, model_dir):
+    engine = make_engine(model_dir)
+    out = engine.generate([TOK.encode("a"), TOK.encode("b"), TOK.encode("c")], SamplingParams(n=16, seed=2**63 - 1))
+    seeds = [int(c.text.split("->")[1]) for group in out for c in group]
+    assert len(set(seeds)) == 48 and max(seeds) < 2**63
+    assert seeds == list(range(seeds[0], seeds[0] + 48))  # row r gets base + r, as below the limit
+
+
+@pytest.mark.parametrize("world,rank,shown", [(False, 0, True), (True, 0, True), (True, 3, False)])
+def test_only_the_main_rank_shows_a_progress_bar(fake, model_dir, monkeypatch, world, rank, shown):
+    engine = make_engine(model_dir)
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: world)
+    monkeypatch.setattr(torch.distributed, "get_rank", lambda: rank)
+    engine.generate([TOK.encode("1=")], SamplingParams(seed=0))
+    assert fake.instances[-1].generate_calls[-1][2] is shown
+
+
+@pytest.mark.parametrize("temperature", [2.01, -0.1, float("nan")])
+def test_temperatures_outside_vllms_range_are_refused(temperature):
+    with pytest.raises(ValueError, match=re.escape("SamplingParams.temperature must be in [0, 2]")):
+        SamplingParams(temperature=temperature)
+    assert SamplingParams(temperature=2.0).temperature == 2.0
+
+
+def test_llm_kwargs_reach_vllm_as_plain_containers(fake, model_dir):
+    node = OmegaConf.create({"compilation_config": {"cudagraph_capture_sizes": [1, 2, 4]}, "max_logprobs": 0})
+    make_engine(model_dir, llm_kwargs=node)
+    kwargs = fake.instances[-1].kwargs
+    assert type(kwargs["compilation_config"]) is dict and kwargs["max_logprobs"] == 0
+    assert type(kwargs["compilation_config"]["cudagraph_capture_sizes"]) is list
+
+
+def test_the_fake_refuses_what_vllm_refuses(fake, model_dir):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'gpu_memory_fraction'"):
+        make_engine(model_dir, llm_kwargs={"gpu_memory_fraction": 0.5})
+    with pytest.raises(TypeError, match="not a dict"):
+        fake.LLM(model="m", compilation_config=OmegaConf.create({"level": 3}), worker_extension_cls="x.Y")
+    with pytest.raises(fake_vllm.VLLMValidationError, match=re.escape("temperature must be in [0, 2]")):
+        fake.SamplingParams(temperature=2.5)
+    with pytest.raises(fake_vllm.VLLMValidationError, match="n must be 1 when using greedy"):
+        fake.SamplingParams(temperature=0.0, n=2)
+    llm = make_engine(model_dir).llm
+    with pytest.raises(OverflowError, match="out of bounds for int64"):
+        llm.generate([{"prompt_token_ids": [1]}], [fake.SamplingParams(n=2, seed=2**63 - 1)])
+    llm.sleep(level=1)
+    with pytest.raises(RuntimeError, match="paused scheduler"):
+        llm.generate([{"prompt_token_ids": [1]}], [fake.SamplingParams()])
+    assert llm.wake_up(tags=["weights"]) is False and llm.wake_up(tags=["kv_cache"]) is True
 
 
 def test_engine_vllm_composes_and_builds_through_build_engine(fake, model_dir):
-    cfg = compose_config("engine=vllm", "engine.gpu_memory_utilization=0.3", "seed=11")
+    overrides = ("engine=vllm", "engine.gpu_memory_utilization=0.3", "seed=11", "+engine.llm_kwargs.max_logprobs=0")
+    cfg = compose_config(*overrides)
     assert cfg.engine._target_ == "rlvr.rollout.vllm.VLLMEngine.from_pretrained"
+    assert cfg.engine.enable_sleep_mode and cfg.engine.sleep_level == 2  # colocated training's defaults
     engine = build_engine(cfg.engine, model_dir, TOK, dtype="bfloat16", trust_remote_code=False, device="cuda:0")
-    assert isinstance(engine, VLLMEngine)
+    assert isinstance(engine, VLLMEngine) and engine.sleep_level == 2
     kwargs = fake.instances[-1].kwargs
     assert kwargs["gpu_memory_utilization"] == 0.3 and kwargs["seed"] == 11 and kwargs["dtype"] == "bfloat16"
-    assert kwargs["tensor_parallel_size"] == 1 and kwargs["enable_prefix_caching"]
+    assert kwargs["tensor_parallel_size"] == 1 and kwargs["enable_prefix_caching"] and kwargs["max_logprobs"] == 0

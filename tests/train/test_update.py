@@ -78,12 +78,13 @@ def model_dir(tmp_path_factory):
 
 
 def trainer_for(world, model_dir, tmp_path, *, mini_batch_size, epochs=1, aggregation="seq-mean-token-mean", lr=1e-4,
-                checkpointing=False, problems=PROBLEMS):
+                checkpointing=False, problems=PROBLEMS, whiten=False):
     from rlvr.hf import load_tokenizer
 
     cfg = compose_run()
     cfg.algorithm = replace(cfg.algorithm, rollout_batch_size=4, group_size=4, mini_batch_size=mini_batch_size,
-                            epochs_per_rollout=epochs, loss_aggregation=aggregation, max_response_len=32, lr=lr)  # fmt: skip
+                            epochs_per_rollout=epochs, loss_aggregation=aggregation, max_response_len=32, lr=lr,
+                            advantage=replace(cfg.algorithm.advantage, whiten=whiten))  # fmt: skip
     cfg.trainer = replace(cfg.trainer, micro_batch_size=4)
     cfg.model = replace(cfg.model, gradient_checkpointing=checkpointing)
     tokenizer = load_tokenizer(str(model_dir))
@@ -211,3 +212,17 @@ def test_accuracy_is_graded_against_the_truth_and_label_accuracy_against_the_lab
     rows = pd.read_parquet(tmp_path / "rollouts" / "step_1.parquet")
     assert (rows.answer == "7").all() and (rows.true_answer == "5").all()
     assert (rows.correct == (rows.response == RIGHT)).all() and (rows.label_correct == (rows.response == WRONG)).all()
+
+
+def test_the_official_recipe_whitens_advantages_over_the_rollouts_tokens(world, model_dir, tmp_path):
+    """Every group is [RIGHT, WRONG x 3] with 10 and 21 tokens: GRPO gives 1.5 and -0.5; over the 73 tokens of a
+    group (every group alike, so of the rollout) mean = (15 - 31.5) / 73 = -0.2260274, var = (10 * 1.7260274^2 +
+    63 * 0.2739726^2) / 73 = 0.4728842, so 1.5 -> 1.7260274 / 0.6876658 = 2.5099801 and -0.5 -> -0.3984095."""
+    import pandas as pd
+
+    trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=16, aggregation="pack-token-mean", whiten=True)
+    metrics = trainer.step(1)
+    rows = pd.read_parquet(tmp_path / "rollouts" / "step_1.parquet")
+    expected = rows.response.map({RIGHT: 2.5099801, WRONG: -0.3984095})
+    assert rows.advantage.tolist() == pytest.approx(expected.tolist(), abs=1e-6)
+    assert metrics["train/advantage_abs_mean"] == pytest.approx((2.5099801 + 3 * 0.3984095) / 4, abs=1e-6)
