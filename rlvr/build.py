@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from hydra.utils import instantiate
 
@@ -31,7 +30,7 @@ from rlvr.models import resolve_model_path
 from rlvr.outputs import run_meta
 from rlvr.rewards import GRADER_VERSION, Reward
 from rlvr.rollout import RolloutEngine, build_engine
-from rlvr.seeding import derive_seed
+from rlvr.seeding import derive_seed, seed_everything
 from rlvr.train import checkpoint
 from rlvr.train import distributed as D
 from rlvr.train.loggers import build_logger
@@ -68,10 +67,11 @@ def build_training(
 ) -> TrainingParts:
     """The parts of a training run; with ``resume_from``, the policy, optimizer and random states of that
     step's checkpoint in ``run_path`` (``rlvr.train.resume.resume_point`` says which, and checks it may)."""
-    torch.manual_seed(derive_seed(cfg.seed, "init", dist.rank))
     config_yaml = to_yaml(cfg)
     model_path = resolve_model_path(cfg.model, cfg.paths.cache_dir)  # builds the tiny model once
     tokenizer, engine = build_rollout(cfg, model_path, str(dist.device))
+    # After the engine: vLLM seeds the global random states with its own seed, the same on every rank.
+    seed_everything(derive_seed(cfg.seed, "init", dist.rank))
     with third_party_output_to_log(cfg.verbose):
         policy, ds_config = init_policy(model_path, cfg.model, cfg.algorithm, cfg.trainer, dist.world_size)
         reference = None

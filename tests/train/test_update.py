@@ -226,3 +226,29 @@ def test_the_official_recipe_whitens_advantages_over_the_rollouts_tokens(world, 
     expected = rows.response.map({RIGHT: 2.5099801, WRONG: -0.3984095})
     assert rows.advantage.tolist() == pytest.approx(expected.tolist(), abs=1e-6)
     assert metrics["train/advantage_abs_mean"] == pytest.approx((2.5099801 + 3 * 0.3984095) / 4, abs=1e-6)
+
+
+def test_each_rank_is_seeded_after_the_rollout_engine_which_seeds_every_rank_alike(monkeypatch, tmp_path):
+    """vLLM seeds the global random state with its own seed when it starts, identically on every rank."""
+    import rlvr.build as build
+    from rlvr.seeding import derive_seed
+
+    class Stop(Exception):
+        pass
+
+    def engine_like_vllm(*args, **kwargs):
+        torch.manual_seed(0)
+        return None, None
+
+    def policy(*args, **kwargs):
+        raise Stop(torch.initial_seed())
+
+    monkeypatch.setattr(build, "resolve_model_path", lambda *a: "model")
+    monkeypatch.setattr(build, "build_rollout", engine_like_vllm)
+    monkeypatch.setattr(build, "init_policy", policy)
+    cfg = compose_run()
+    for rank in (0, 1):
+        dist = D.DistInfo(rank, 2, rank, torch.device("cpu"), torch.device("cpu"))
+        with pytest.raises(Stop) as stopped:
+            build.build_training(cfg, plan_step(cfg, 2), dist, tmp_path)
+        assert stopped.value.args[0] == derive_seed(cfg.seed, "init", rank)
