@@ -109,6 +109,10 @@ class WorkerExtension:
         parameters = {name for name, _ in _worker_model(self).named_parameters()}
         return sorted(parameters - self._rlvr_loaded)
 
+    def rlvr_parameter_sums(self) -> dict[str, float]:
+        """Each parameter's sum, vLLM's names: what ``benchmarks.gpu_check`` compares with the policy's."""
+        return {name: param.float().sum().item() for name, param in _worker_model(self).named_parameters()}
+
 
 def _worker_model(worker) -> torch.nn.Module:
     runner = worker.model_runner
