@@ -27,10 +27,17 @@ class PromptFormat:
     system: Optional[str] = None
     """For ``style: chat``: a system message; null: none (the template's own default, if it has one)."""
     answer_format: str = "boxed"
-    """Where the grader reads the answer: ``boxed`` (the last \\boxed{}) or ``answer_tag`` (the
-    ``<answer>...</answer>`` span of the R1 template); ``rlvr.rewards.ANSWER_FORMATS``."""
+    """Where the grader reads the answer (``rlvr.rewards.ANSWER_FORMATS``): ``boxed`` (the last \\boxed{});
+    ``answer_tag`` (the R1 template, read as the paper's training reads it: the text after the last
+    ``<answer>``, then its box, "the answer is" or its last number; evaluation reads the whole response,
+    as the paper's ``eval_checkpoint.py`` does); ``answer_tag_strict`` (only a closed ``<answer>`` span);
+    ``answer_rules`` (box, "the answer is" or last number, in the whole response)."""
     stop: list[str] = field(default_factory=list)
     """Extra stop strings, kept in the response (the R1 template stops at ``</answer>``); EOS always stops."""
+    add_special_tokens: Optional[bool] = None
+    """Whether the tokenizer adds its special tokens (a BOS token) to the prompt; null: chat templates add
+    none (they spell out their own), other styles the tokenizer's own. The R1 template: false, as the
+    paper's training tokenises prompts (``naive_samples_maker.py: tokenize_fn``, ``add_special_tokens=False``)."""
 
 
 @dataclass
@@ -40,7 +47,7 @@ class PromptConfig:
     by up to 14 points with the prompt alone). Its ``name`` is recorded with every result."""
 
     name: str = MISSING
-    """``default`` (the model's own format), ``none``, ``simplerl``, ``python_prefix``."""
+    """``default`` (the model's own format), ``none``, ``simplerl``, ``python_prefix``, ``r1_zero``."""
     style: Optional[str] = None
     """Replaces ``model.prompt.style`` (``template``, ``chat``, ``raw``)."""
     template: Optional[str] = None
@@ -51,6 +58,9 @@ class PromptConfig:
     """Replaces ``model.prompt.answer_format``."""
     stop: Optional[list[str]] = None
     """Replaces ``model.prompt.stop``."""
+    add_special_tokens: Optional[bool] = None
+    """Replaces ``model.prompt.add_special_tokens``. Left null by a file that replaces the style or the
+    template, it is null (the default rule), not the model's: the model's setting goes with its template."""
     response_prefix: Optional[str] = None
     """Text the response is forced to begin with, appended to the prompt (Table 3: "Let's solve this
     using Python."). The response, its grade and its code flag are about what follows it."""

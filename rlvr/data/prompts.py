@@ -25,8 +25,9 @@ class Prompt:
     style: str = "template"  # template | chat | raw
     template: str | None = None  # for style=template: text with a {problem} placeholder
     system: str | None = None  # for style=chat: a system message
-    answer_format: str = "boxed"  # boxed | answer_tag: where the grader reads the answer
+    answer_format: str = "boxed"  # where the grader reads the answer: rlvr.rewards.ANSWER_FORMATS
     stop: tuple[str, ...] = ()  # extra stop strings, kept in the response
+    add_special_tokens: bool | None = None  # the tokenizer's special tokens (BOS); None: none for chat, else its own
     response_prefix: str = ""  # text the response is forced to begin with (appended to the prompt)
 
     def __post_init__(self) -> None:
@@ -45,16 +46,25 @@ def resolve_prompt(model_prompt: PromptFormat, override: PromptConfig | None = N
     """The prompt a run uses: the model's format, with every non-null field of ``override`` (a ``prompt``
     group file) laid over it; ``name`` says which (``default`` when there is no override).
 
+    ``add_special_tokens`` goes with the template: an override that replaces the style or the template
+    without setting it gets the default rule (None), not the model's setting.
+
     >>> model = PromptFormat(style="chat")
     >>> resolve_prompt(model, PromptConfig(name="python_prefix", response_prefix="Let's solve this using Python."))
     ... # doctest: +NORMALIZE_WHITESPACE
     Prompt(name='python_prefix', style='chat', template=None, system=None, answer_format='boxed', stop=(),
-           response_prefix="Let's solve this using Python.")
+           add_special_tokens=None, response_prefix="Let's solve this using Python.")
+    >>> r1 = PromptFormat(style="template", template="{problem} <think>", add_special_tokens=False)
+    >>> raw = PromptConfig(name="none", style="raw")
+    >>> resolve_prompt(r1).add_special_tokens, resolve_prompt(r1, raw).add_special_tokens
+    (False, None)
     """
     fields = {f.name: getattr(model_prompt, f.name) for f in dataclasses.fields(PromptFormat)}
     name = "default"
     if override is not None:
         name = override.name
+        if override.add_special_tokens is None and (override.style is not None or override.template is not None):
+            fields["add_special_tokens"] = None
         fields |= {key: value for key in (*fields, "response_prefix") if (value := getattr(override, key)) is not None}
     return Prompt(name=name, **fields)
 
@@ -89,9 +99,11 @@ def encode_prompt(problem: str, prompt: Prompt, tokenizer: Any) -> list[int]:
 
 
 def encode_prompt_text(text: str, prompt: Prompt, tokenizer: Any) -> list[int]:
-    """Token ids of an already formatted prompt.
+    """Token ids of an already formatted prompt, with the tokenizer's special tokens if ``prompt.add_special_tokens``.
 
-    A chat template already spells out its special tokens; any other style gets the tokenizer's own
-    (e.g. a BOS token), as the model saw in pre-training.
+    By default (None) a chat template gets none, since it already spells out its own, and any other
+    style gets the tokenizer's own (e.g. a BOS token), as the model saw in pre-training. The R1 template
+    sets False: the paper's training tokenises every prompt without them.
     """
-    return tokenizer.encode(text, add_special_tokens=prompt.style != "chat")
+    add = prompt.style != "chat" if prompt.add_special_tokens is None else prompt.add_special_tokens
+    return tokenizer.encode(text, add_special_tokens=add)

@@ -96,7 +96,7 @@ def _evaluate_chunk(
     groups = engine.generate(tokens, params)
     completions = [(p, i, c) for p, group in zip(problems, groups) for i, c in enumerate(group)]
     # What the grader grades is also the record's answer: each response is read once.
-    tasks = [response_task(c.text, p.answer, prompt.answer_format) for p, _, c in completions]
+    tasks = [response_task(c.text, p.answer, prompt.answer_format, evaluation=True) for p, _, c in completions]
     graded = (pool or get_grader()).grade(tasks)
     records = []
     for (problem, sample, completion), task, correct, timed_out in zip(completions, tasks, graded.correct, graded.timed_out):

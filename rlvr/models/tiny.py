@@ -70,9 +70,15 @@ def build_tiny_model(tokenizer, arch: TinyArch):
     return Qwen2ForCausalLM(config)
 
 
+# The prompt fields that shape what the warm-up teaches. (add_special_tokens does not: the character tokenizer
+# has no special tokens to add, and leaving it out keeps models cached before the field existed.)
+TINY_PROMPT_FIELDS = ("style", "template", "system", "answer_format", "stop")
+
+
 def tiny_cache_key(spec: TinySpec, prompt_format: PromptFormat) -> str:
     """A hash of everything that determines the warm-started model (and of this code's format version)."""
-    described = {"v": TINY_FORMAT_VERSION, "spec": dataclasses.asdict(spec), "prompt": dataclasses.asdict(prompt_format)}
+    prompt = {key: getattr(prompt_format, key) for key in TINY_PROMPT_FIELDS}
+    described = {"v": TINY_FORMAT_VERSION, "spec": dataclasses.asdict(spec), "prompt": prompt}
     blob = json.dumps(described, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -17,16 +17,28 @@ from collections.abc import Mapping
 from typing import Any, Sequence
 
 from rlvr.rewards import combinators  # noqa: F401  (registers inverse and all_of)
-from rlvr.rewards.extract import ANSWER_FORMATS, extract_answer, has_repeated_block, is_code_reasoning, last_boxed
+from rlvr.rewards.extract import (
+    ANSWER_FORMATS,
+    EVALUATION_FORMATS,
+    evaluation_format,
+    extract_answer,
+    format_answer,
+    has_repeated_block,
+    is_code_reasoning,
+    last_boxed,
+)
 from rlvr.rewards.functions import REWARDS, RewardFn
 from rlvr.rewards.grader import GRADER_VERSION, GradeResult, GraderPool, get_grader, grade_answers, grade_responses
 
 __all__ = [
     "REWARDS",
     "ANSWER_FORMATS",
+    "EVALUATION_FORMATS",
     "Reward",
     "build_reward",
     "extract_answer",
+    "format_answer",
+    "evaluation_format",
     "has_repeated_block",
     "last_boxed",
     "is_code_reasoning",

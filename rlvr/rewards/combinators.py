@@ -51,6 +51,8 @@ def inverse_reward(
 ) -> list[float]:
     """``1 - r`` for the inner reward's value r: for a 0/1 reward, 1 exactly where it is 0.
 
+    Follows ``auto_verify.py: auto_verify``'s ``inverse_`` prefix (``1.0 - reward``).
+
     >>> from rlvr.rewards import build_reward
     >>> inverse_reward(["```python\\nprint(2 + 3)\\n```", "2 + 3 = 5"], ["5", "5"], reward=build_reward("python"))
     [0.0, 1.0]
@@ -69,7 +71,12 @@ def all_of_reward(
     r"""The product of the inner rewards: for 0/1 rewards, 1 exactly where all of them are 1.
 
     Every inner reward scores every response (none is skipped where an earlier one is 0), so each
-    sees the batch and context it would see alone.
+    sees the batch and context it would see alone. Follows ``auto_verify.py: auto_verify``'s ``_AND_``
+    (``math_AND_inverse_contain_python_wo_backticks``), where each part may carry its own ``_r1_style``;
+    here the context's one ``answer_format`` reaches every part.
+
+    Differs from the official code: the product, not 1.0 where every part is non-zero; the same for
+    0/1 rewards, which all of the paper's are.
 
     >>> from rlvr.rewards import build_reward
     >>> no_python = build_reward("inverse", reward={"name": "python"})

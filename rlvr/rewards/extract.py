@@ -1,13 +1,21 @@
 r"""Pure string helpers that read a model response: its final answer and whether it reasons in code.
 
-Where the final answer is depends on how the model was prompted, its *answer format*:
+Where the final answer is depends on how the model was prompted, its *answer format*
+(``ANSWER_FORMATS``; a prompt names one, ``rlvr.config.PromptFormat.answer_format``):
 
 - ``boxed``: chat and Qwen-Math prompts ask for ``\boxed{}``; the answer is the content of the last box.
 - ``answer_tag``: base models without a chat template get the R1-style prompt ("... <think> reasoning
   process here </think> <answer> answer here </answer>") and stop at ``</answer>``, which is kept in
-  the output; the answer is the last ``<answer>...</answer>`` span: its last ``\boxed{}`` if it has
-  one, else its stripped text.
+  the output. As the paper's training reads them (``qwen_math_parser.py: extract_answer`` with
+  ``is_r1_style=True``): the text after the last ``<answer>`` (the whole response if there is none),
+  read by ``answer_rules``: its last box, else what follows "the answer is", else its last number.
+- ``answer_tag_strict``: only a closed ``<answer>...</answer>`` span gives an answer: its last
+  ``\boxed{}`` if it has one, else its stripped text.
+- ``answer_rules``: ``answer_rules`` on the whole response, which is how the paper's evaluation
+  (``scripts/eval_checkpoint.py``, verify task ``math``) grades base models prompted with the R1 template:
+  the answer format evaluation grades an ``answer_tag`` prompt with (``evaluation_format``).
 
+The format reward checks a reading of its own (``format_answer``), the paper's "box only" one.
 It also tells a looping response (``has_repeated_block``), for the paper's no-repetition reward.
 
 Nothing here imports math-verify, so these run in the trainer process at no cost; only the symbolic
@@ -107,25 +115,132 @@ def last_answer_span(text: str) -> str | None:
     return None if open_ < 0 else text[open_ + len(_ANSWER_OPEN) : close]
 
 
+def after_answer_tag(text: str) -> str:
+    """The text after the last ``<answer>`` (all of it if there is none), less a ``</answer>`` that ends it.
+
+    Follows ``qwen_math_parser.py: extract_answer`` with ``is_r1_style=True``
+    (``pred_str.split("<answer>")[-1].rstrip("</answer>")``).
+
+    Differs from the official code: ``str.rstrip`` takes a set of characters, so the official code also
+    strips the letters a, e, n, r, s, w (and ``<``, ``/``, ``>``) that end an answer: ``<answer>n</answer>``
+    gives nothing there, ``even`` gives ``ev``. Here only the closing tag is removed.
+
+    >>> after_answer_tag("<think>64 / 5</think> <answer>12.8</answer>"), after_answer_tag("64 / 5 = 12.8")
+    ('12.8', '64 / 5 = 12.8')
+    >>> after_answer_tag("<answer>1</answer> no: <answer>n</answer>"), after_answer_tag("<answer>12")
+    ('n', '12')
+    """
+    return text.rpartition(_ANSWER_OPEN)[2].removesuffix(_ANSWER_CLOSE)
+
+
+def box_content(text: str) -> str | None:
+    r"""What the last ``boxed`` in ``text`` holds, as the paper's code reads a box; None if ``boxed`` never occurs.
+
+    After ``boxed{``: up to the brace that closes it, or to the end if none does (a box cut at the length
+    limit gives what it holds so far). After ``boxed`` without a brace (``\boxed 5``): up to the next ``$``,
+    stripped. Any ``boxed`` counts, ``\boxed`` or not; ``\fbox`` does not. Follows
+    ``qwen_math_parser.py: extract_answer`` (its ``"boxed" in pred_str`` branch) and ``extract_answer_box_only``.
+
+    Differs from the official code: escaped braces (``\{``, ``\}``) are content, as in ``last_boxed``, so
+    ``\boxed{\left\{ x \right.}`` closes at its last brace (the official scan reads it to the end).
+
+    >>> box_content(r"so \boxed{\frac{1}{2}} and more"), box_content(r"$\boxed 5$ km"), box_content(r"\boxed{12")
+    ('\\frac{1}{2}', '5', '12')
+    >>> box_content("no box") is None, box_content(r"\boxed{3} then \boxed{")
+    (True, '')
+    """
+    _, found, rest = text.rpartition("boxed")
+    if not found:
+        return None
+    if rest.startswith("{"):
+        end = _closing_brace(rest, 1)
+        return rest[1:] if end is None else rest[1:end]
+    return rest.split("$")[0].strip()
+
+
+_LAST_NUMBER = re.compile(r"-?\d*\.?\d+")
+_MINERVA_OPEN, _MINERVA_CLOSE = "final answer is $", "$. I hope"
+
+
+def answer_by_rules(text: str) -> str | None:
+    r"""The final answer as the paper's code reads it (Qwen2.5-Math's parser), or None if it finds none.
+
+    The first rule that applies to ``text``: Minerva's "final answer is $...$. I hope"; the last box
+    (``box_content``, complete or not); what follows the last "he answer is" ("The answer is", "the
+    answer is"), else the last "final answer is", to the end of the text; what follows the first "答案是",
+    up to the next one or a blank line; else the last number (commas dropped: ``10,080`` is 10080, and
+    ``\frac{14}{3}`` gives 3). Then line breaks with the spaces after them are removed, and a leading ":"
+    and trailing "." and "/" dropped. Follows ``qwen_math_parser.py: extract_answer`` for the ``math``
+    task (with ``use_last_number``).
+
+    Differs from the official code: the answer is not then rewritten by Qwen-Math's ``strip_string`` (units,
+    ``\text{}``, spaces, word numbers, ...): the grader compares it with the gold answer its own way.
+
+    >>> answer_by_rules(r"so $\boxed{\frac{1}{2}}$."), answer_by_rules("The answer is: 12.8."), answer_by_rules("1,200")
+    ('\\frac{1}{2}', '12.8', '1200')
+    >>> answer_by_rules(r"\frac{14}{3}"), answer_by_rules("I do not know") is None
+    ('3', True)
+    """
+    text = text.replace("\u043a\u0438", "")  # "ки", Math-Shepherd's step tag: the official code drops it
+    box = box_content(text)
+    if _MINERVA_OPEN in text and _MINERVA_CLOSE in text:
+        pred = text.split(_MINERVA_OPEN, 1)[1].split(_MINERVA_CLOSE, 1)[0].strip()
+    elif box is not None:
+        pred = box
+    elif "he answer is" in text:
+        pred = text.rpartition("he answer is")[2].strip()
+    elif "final answer is" in text:
+        pred = text.rpartition("final answer is")[2].strip()
+    elif "答案是" in text:
+        pred = text.split("答案是")[1].strip().split("\n\n")[0].strip()  # up to the next 答案是, as there
+    else:
+        numbers = _LAST_NUMBER.findall(text.replace(",", ""))
+        pred = numbers[-1] if numbers else ""
+    return _tidy(pred)
+
+
+def _tidy(pred: str) -> str | None:
+    """The official clean-up of an extracted answer (line breaks, a leading ":", trailing "." and "/"); None: blank."""
+    pred = re.sub(r"\n\s*", "", pred).removeprefix(":").removesuffix(".").removesuffix("/")
+    return pred.strip().rstrip(".").strip() or None  # strip_string's first steps: strip, then drop trailing dots
+
+
 # answer format -> (response -> its final answer, or None when it gives none)
 ANSWER_FORMATS: Registry[Callable[[str], str | None]] = Registry("answer format")
 
 
-@ANSWER_FORMATS.register("boxed")
+@ANSWER_FORMATS.register("boxed", version=1)
 def boxed_answer(text: str) -> str | None:
     r"""The content of the last ``\boxed{}``; None without one, or if the last one never closes."""
     return last_boxed(text)
 
 
-@ANSWER_FORMATS.register("answer_tag")
+@ANSWER_FORMATS.register("answer_tag", version=2)
 def tagged_answer(text: str) -> str | None:
-    r"""The last ``<answer>...</answer>`` span's last ``\boxed{}``, or its stripped text if it has no box.
+    r"""``answer_by_rules`` on the text after the last ``<answer>`` (the whole response without one).
 
-    A span whose box never closes gives no answer, as a truncated box does in the ``boxed`` format.
+    The paper's training reward for the R1 template (verify task ``math_r1_style``): a bare answer in the
+    span is read by its last number, so ``<answer>\frac{14}{3}</answer>`` gives 3, and a response cut
+    before ``</answer>`` (or without tags) still gives an answer. Version 1 was ``answer_tag_strict``.
 
     >>> tagged_answer(r"<think>...</think> <answer>\boxed{12.8}</answer>"), tagged_answer("<answer> 12.8 </answer>")
     ('12.8', '12.8')
-    >>> tagged_answer(r"<answer>\boxed{12</answer>") is None, tagged_answer(r"so \boxed{12.8}") is None
+    >>> tagged_answer(r"<answer>\frac{14}{3}</answer>"), tagged_answer(r"no tags, so \boxed{12")
+    ('3', '12')
+    """
+    return answer_by_rules(after_answer_tag(text))
+
+
+@ANSWER_FORMATS.register("answer_tag_strict", version=1)
+def strict_tagged_answer(text: str) -> str | None:
+    r"""The last ``<answer>...</answer>`` span's last ``\boxed{}``, or its stripped text if it has no box.
+
+    None without a closed span; a span whose box never closes gives no answer, as a truncated box does
+    in the ``boxed`` format. Stricter than the paper's code (``answer_tag``).
+
+    >>> strict_tagged_answer(r"<answer>\boxed{12.8}</answer>"), strict_tagged_answer(r"<answer>\frac{14}{3}</answer>")
+    ('12.8', '\\frac{14}{3}')
+    >>> strict_tagged_answer(r"<answer>\boxed{12</answer>") is None, strict_tagged_answer(r"so \boxed{12.8}") is None
     (True, True)
     """
     span = last_answer_span(text)
@@ -137,6 +252,43 @@ def tagged_answer(text: str) -> str | None:
     return span.strip()
 
 
+ANSWER_FORMATS.register("answer_rules", version=1)(answer_by_rules)
+
+
+def box_only_answer(text: str) -> str | None:
+    r"""The format reward's reading of a ``boxed`` response: the last box's content (``box_content``, complete
+    or not), tidied; None without a box or if it is blank. Follows ``qwen_math_parser.py: extract_answer_box_only``.
+
+    Differs from the official code: a blank box is one that holds only spaces, dots and dollar signs;
+    Qwen-Math's ``strip_string`` also blanks a few more (``\boxed{\text{ }}``, ``\boxed{km}``).
+    """
+    content = box_content(text)
+    return None if content is None or not _tidy(content.replace("$", "")) else _tidy(content)
+
+
+def _nonempty_after_answer_tag(text: str) -> str | None:
+    return after_answer_tag(text) or None
+
+
+def _nonblank_strict_answer(text: str) -> str | None:
+    return (strict_tagged_answer(text) or "").strip() or None
+
+
+# answer format -> what the format reward checks in it (not None: formatted). The paper's format reward is
+# `box_only_format`; for the R1 template (`_r1_style`) its reading is the raw text after the last <answer>,
+# so any response with text there, spaces included, is formatted.
+_FORMAT_READINGS: dict[str, Callable[[str], str | None]] = {
+    "boxed": box_only_answer,
+    "answer_tag": _nonempty_after_answer_tag,
+    "answer_tag_strict": _nonblank_strict_answer,  # a closed, non-blank span
+    "answer_rules": box_only_answer,
+}
+
+# answer format -> the one evaluation grades with, where they differ: the paper's evaluation script grades
+# base models prompted with the R1 template on the whole response (verify task `math`, not `math_r1_style`).
+EVALUATION_FORMATS: dict[str, str] = {"answer_tag": "answer_rules"}
+
+
 def extract_answer(response: str, answer_format: str = "boxed") -> str | None:
     r"""The response's final answer in ``answer_format`` (see the module docstring), or None.
 
@@ -144,11 +296,33 @@ def extract_answer(response: str, answer_format: str = "boxed") -> str | None:
 
     >>> extract_answer(r"so \boxed{\frac{1}{2}}."), extract_answer("<answer>0.5</answer>", "answer_tag")
     ('\\frac{1}{2}', '0.5')
-    >>> extract_answer("<answer>0.5</answer>", "answer_tags")
+    >>> extract_answer("<answer>0.5</answer>", "answer_tags")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    KeyError: "unknown answer format 'answer_tags'; did you mean 'answer_tag'? available: answer_tag, boxed"
+    KeyError: "unknown answer format 'answer_tags'; did you mean 'answer_tag', ...? available: answer_rules, ..."
     """
     return ANSWER_FORMATS.get(answer_format)(response)
+
+
+def format_answer(response: str, answer_format: str = "boxed") -> str | None:
+    r"""What the format reward finds in ``response`` in ``answer_format``; None: not formatted.
+
+    >>> format_answer(r"\boxed 5"), format_answer(r"cut in its box: \boxed{12"), format_answer(r"\boxed{ }")
+    ('5', '12', None)
+    >>> format_answer("<answer>no idea", "answer_tag"), format_answer("<answer>no idea", "answer_tag_strict")
+    ('no idea', None)
+    """
+    ANSWER_FORMATS.entry(answer_format)  # did-you-mean error
+    return _FORMAT_READINGS[answer_format](response)
+
+
+def evaluation_format(answer_format: str) -> str:
+    """The answer format evaluation grades a prompt in ``answer_format`` with (``EVALUATION_FORMATS``).
+
+    >>> evaluation_format("answer_tag"), evaluation_format("answer_tag_strict"), evaluation_format("boxed")
+    ('answer_rules', 'answer_tag_strict', 'boxed')
+    """
+    ANSWER_FORMATS.entry(answer_format)  # did-you-mean error
+    return EVALUATION_FORMATS.get(answer_format, answer_format)
 
 
 def is_code_reasoning(text: str) -> bool:

@@ -9,10 +9,14 @@ it is logged with every run.
 
 Optional context is read from ``**context`` with ``context.get``, never declared as a keyword with a
 default (that would make it a config parameter). The one such key is ``answer_format``: where a
-response puts its final answer, ``"boxed"`` (the default, also for None) or ``"answer_tag"`` for base
-models prompted with the R1 template (see ``rlvr.rewards.extract``). It is context, not a parameter,
-because it follows from the model's prompt template, not from the choice of reward: ``ground_truth``
-and ``format`` read it, the others ignore it.
+response puts its final answer, ``"boxed"`` (the default, also for None), ``"answer_tag"`` for base
+models prompted with the R1 template, ... (``rlvr.rewards.ANSWER_FORMATS``). It is context, not a
+parameter, because it follows from the model's prompt template, not from the choice of reward:
+``ground_truth`` and ``format`` read it, the others ignore it. It plays the part of the official
+code's ``_r1_style`` task suffix (``auto_verify.py``), which only ``math`` and the format rewards read.
+
+Each reward names the official definition it follows (``ruixin31/Spurious_Rewards``, ``code/ttrl/verifier``)
+and, in a "Differs from the official code:" line, where it does not.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import operator
 from typing import Any, Callable, Sequence
 
 from rlvr.registry import Registry
-from rlvr.rewards.extract import extract_answer, has_repeated_block, is_code_reasoning
+from rlvr.rewards.extract import format_answer, has_repeated_block, is_code_reasoning
 from rlvr.rewards.grader import get_grader, grade_responses
 
 RewardFn = Callable[..., list[float]]
@@ -40,7 +44,7 @@ def context_answer_format(context: dict[str, Any]) -> str:
     return context.get("answer_format") or "boxed"
 
 
-@REWARDS.register("ground_truth", version=1)
+@REWARDS.register("ground_truth", version=2)
 def ground_truth_reward(
     responses: Sequence[str],
     answers: Sequence[str],
@@ -49,17 +53,26 @@ def ground_truth_reward(
     num_workers: int | None = None,
     **context: Any,
 ) -> list[float]:
-    r"""1.0 when the final answer equals the gold answer per math-verify, else 0.0.
+    r"""1.0 when the final answer equals the gold answer, else 0.0 (the paper's ``math`` reward).
 
-    The answer is the last ``\boxed{}``; without one, math-verify's extraction from the whole
-    response. With ``answer_format="answer_tag"`` in the context it is the last ``<answer>`` span
-    (its box, if any), and a response without a closed span scores 0. A grading timeout scores 0.
-    ``timeout_s`` and ``num_workers`` configure the shared grader pool (None: its defaults).
+    The answer is read in the context's ``answer_format`` (``rlvr.rewards.grader.response_task``):
+    ``boxed``, the last ``\boxed{}`` or, without one, math-verify's extraction from the whole response;
+    ``answer_tag``, the paper's reading of the text after the last ``<answer>``: its box, "the answer
+    is", else its last number (version 1 read only a closed ``<answer>`` span: ``answer_tag_strict``).
+    A grading timeout scores 0. ``timeout_s`` and ``num_workers`` configure the shared grader pool
+    (None: its defaults). Follows ``qwen_eval.py: qwen_reward_fn``.
+
+    Differs from the official code: answers are compared by math-verify after string rules
+    (``rlvr.rewards.verify``), not by Qwen-Math's ``strip_string`` and ``math_grade.grade_answer``; in
+    the ``boxed`` format a last box that never closes is no answer (the official code takes the text
+    to the end) and a response without a box goes to math-verify whole (the official code reads "the
+    answer is", else the last number).
 
     >>> ground_truth_reward([r"so the answer is \boxed{070}.", r"\boxed{7}", ""], ["70", "70", "70"])
     [1.0, 0.0, 0.0]
-    >>> ground_truth_reward(["<answer>70</answer>", r"\boxed{70}"], ["70", "70"], answer_format="answer_tag")
-    [1.0, 0.0]
+    >>> ground_truth_reward(["<answer>70</answer>", "so it is 70", r"<answer>\frac{140}{2}</answer>"], ["70"] * 3,
+    ...                     answer_format="answer_tag")  # the last number of the last is 2
+    [1.0, 1.0, 0.0]
     """
     _check_batch(responses, answers)
     graded = grade_responses(
@@ -68,22 +81,34 @@ def ground_truth_reward(
     return [float(correct) for correct in graded.correct]
 
 
-@REWARDS.register("format", version=1)
+@REWARDS.register("format", version=2)
 def format_reward(responses: Sequence[str], answers: Sequence[str], **context: Any) -> list[float]:
-    r"""1.0 when the response gives a non-empty final answer in its answer format, right or wrong.
+    r"""1.0 when the response gives a final answer in its answer format, right or wrong (the paper's
+    ``box_only_format`` reward, ``qwen_eval.py: box_only_format_reward_fn``).
 
-    ``boxed`` (default): its last ``\boxed{}`` closes and is not blank. ``answer_tag``: it has a
-    closed, non-blank ``<answer>`` span (and the span's box, if it has one, closes and is not blank).
+    ``boxed`` (default): what the last ``boxed`` holds is not blank, complete or not: ``\boxed 5`` and a
+    box cut at the length limit count, ``\fbox{5}`` does not (``rlvr.rewards.extract.box_only_answer``).
+    ``answer_tag``: the text after the last ``<answer>`` (the whole response without one), less a
+    closing tag, is not empty, as the official ``_r1_style`` variant reads it: nearly every response
+    counts. ``answer_tag_strict``: a closed, non-blank ``<answer>`` span (and its box, if it has one,
+    closes and is not blank). Version 1 ignored incomplete boxes and ``\boxed 5``, and read
+    ``answer_tag`` strictly.
 
-    >>> format_reward([r"\boxed{42}", r"\boxed{ }", r"\boxed{4", "42"], ["0"] * 4)
-    [1.0, 0.0, 0.0, 0.0]
-    >>> format_reward(["<answer>42</answer>", "<answer> </answer>", "<answer>42", r"\boxed{42}"], ["0"] * 4,
-    ...               answer_format="answer_tag")
-    [1.0, 0.0, 0.0, 0.0]
+    Differs from the official code: a blank box is one of spaces, dots and dollar signs; Qwen-Math's
+    ``strip_string`` blanks a few more (``\boxed{\text{ }}``). The R1 reading removes the closing tag
+    only, not any trailing letters of "</answer>" (``rlvr.rewards.extract.after_answer_tag``).
+
+    >>> format_reward([r"\boxed{42}", r"\boxed{ }", r"\boxed{4", r"\boxed 4", "42"], ["0"] * 5)
+    [1.0, 0.0, 1.0, 1.0, 0.0]
+    >>> format_reward(["<answer>42</answer>", "<answer>", "42", ""], ["0"] * 4, answer_format="answer_tag")
+    [1.0, 0.0, 1.0, 0.0]
+    >>> format_reward(["<answer>42</answer>", "<answer> </answer>", "<answer>42"], ["0"] * 3,
+    ...               answer_format="answer_tag_strict")
+    [1.0, 0.0, 0.0]
     """
     _check_batch(responses, answers)
     fmt = context_answer_format(context)
-    return [float(bool((extract_answer(r, fmt) or "").strip())) for r in responses]
+    return [float(format_answer(r, fmt) is not None) for r in responses]
 
 
 @REWARDS.register("random", version=1)
@@ -135,13 +160,23 @@ def _canonical(key: Any) -> str:
 
 
 @REWARDS.register("python", version=1)
-def python_reward(responses: Sequence[str], answers: Sequence[str], **context: Any) -> list[float]:
-    """1.0 when the response mentions python (the paper's code-reasoning reward), in any case.
+def python_reward(
+    responses: Sequence[str], answers: Sequence[str], *, code_fence: bool = False, **context: Any
+) -> list[float]:
+    """1.0 when the response mentions python, in any case (the paper's Fig. 8 code-reasoning reward).
 
-    >>> python_reward(["```python\\nprint(2 + 3)\\n```", "2 + 3 = 5"], ["5", "5"])
+    Follows ``qwen_eval.py: contain_python_wo_backticks_reward_fn``, the reward the paper's README lists
+    ("Mentioning of Python reward"). ``code_fence=True`` is the official ``contain_python_reward_fn``
+    instead: the response opens a Markdown code fence for python, "```python" in any case (not "``` python").
+
+    >>> python_reward(["```python\\nprint(2 + 3)\\n```", "By PYTHON: 5", "2 + 3 = 5"], ["5"] * 3)
+    [1.0, 1.0, 0.0]
+    >>> python_reward(["```Python\\nprint(2 + 3)\\n```", "By python: 5"], ["5"] * 2, code_fence=True)
     [1.0, 0.0]
     """
     _check_batch(responses, answers)
+    if code_fence:
+        return [float("```python" in r.lower()) for r in responses]
     return [float(is_code_reasoning(r)) for r in responses]
 
 
@@ -158,7 +193,9 @@ def no_repetition_reward(
     """0.0 when the response loops, else 1.0 (the paper's Fig. 16 no-repetition reward).
 
     Looping: ``min_repeats`` consecutive copies of one block of ``min_len`` to ``max_len``
-    characters, the degenerate output of a policy stuck in a cycle (``has_repeated_block``).
+    characters, the degenerate output of a policy stuck in a cycle (``has_repeated_block``), anywhere
+    in the whole response, whatever the answer format. Follows ``repetition_detection.py:
+    no_repetition_reward_fn`` (``detect_repetition`` with its defaults 10, 256, 10), found faster.
 
     >>> no_repetition_reward(["Let me compute. " * 10, "Let me compute. " * 9], ["0", "0"])
     [0.0, 1.0]

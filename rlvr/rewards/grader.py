@@ -4,9 +4,10 @@ What is graded depends on the response's answer format (``rlvr.rewards.extract``
 default): the content of its last ``\boxed{}`` is the answer; a response without any box is handed
 whole to math-verify, which extracts its last LaTeX or plain expression; an empty response, or one
 whose last box never closes (cut at the length limit), is incorrect. Any other format, e.g.
-``answer_tag``: the format's answer is graded, and a response that gives none (no closed
-``<answer>`` span) is incorrect without being graded; there is no whole-response fallback, since the
-format itself says where the answer is.
+``answer_tag``: the format's answer is graded, and a response that gives none is incorrect without
+being graded; there is no math-verify fallback, since the format itself says how the answer is read.
+Evaluation may read a format's responses another way (``evaluation=True``;
+``rlvr.rewards.extract.EVALUATION_FORMATS``): the paper's evaluation grades R1-template responses whole.
 
 How answers are compared is ``rlvr.rewards.verify``'s business: the string rules
 (``rlvr.rewards.equivalence``), which settle most pairs in the trainer process without sympy, then
@@ -34,7 +35,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from rlvr.rewards import equivalence, extract, verify
 from rlvr.rewards.equivalence import string_verdict
-from rlvr.rewards.extract import ANSWER_FORMATS, extract_answer, has_boxed, last_boxed
+from rlvr.rewards.extract import ANSWER_FORMATS, evaluation_format, extract_answer, has_boxed, last_boxed
 from rlvr.rewards.pool import WorkerPool
 from rlvr.rewards.verify import grade_task, verify_answer, verify_response, warm_up_worker
 
@@ -220,14 +221,25 @@ def get_grader(num_workers: int | None = None, timeout_s: float | None = None) -
         return _shared
 
 
-def response_task(response: str, gold: str, answer_format: str = "boxed") -> Task:
-    """What to grade for one response (see the module docstring for the rule).
+def response_task(response: str, gold: str, answer_format: str = "boxed", *, evaluation: bool = False) -> Task:
+    r"""What to grade for one response (see the module docstring for the rule).
+
+    ``evaluation=True``: as the paper's evaluation grades a response in ``answer_format``
+    (``rlvr.rewards.extract.evaluation_format``), e.g. an ``answer_tag`` one by the rules on the whole
+    response, not on the text after its last ``<answer>``.
 
     >>> response_task("<think>half of 25.6</think> <answer>12.8</answer>", "12.8", "answer_tag")
     Task(pred='12.8', gold='12.8', fallback=False)
-    >>> response_task("so it is 12.8", "12.8", "answer_tag")
+    >>> response_task("so it is 12.8", "12.8", "answer_tag_strict")
     Task(pred=None, gold='12.8', fallback=False)
+    >>> response = r"<think>\boxed{12.5}? No.</think> <answer>12.8</answer>"
+    >>> response_task(response, "12.8", "answer_tag").pred
+    '12.8'
+    >>> response_task(response, "12.8", "answer_tag", evaluation=True).pred
+    '12.5'
     """
+    if evaluation:
+        answer_format = evaluation_format(answer_format)
     if answer_format != "boxed":
         return Task(extract_answer(response, answer_format), str(gold))
     boxed = last_boxed(response)

@@ -111,7 +111,7 @@ def test_model_files_name_the_hub_weights_and_a_prompt_format(name, hub):
     if prompt.style == "chat":
         assert prompt.answer_format == "boxed" and not prompt.stop
     else:  # base models without a chat template: R1-style prompt, stop at </answer>, answer in the tag
-        assert prompt.style == "template" and prompt.template.endswith("Assistant: <think>")
+        assert prompt.style == "template" and prompt.template.endswith("<|user|>\n{problem}\n<|assistant|>\n<think>")
         assert "{problem}" in prompt.template and list(prompt.stop) == ["</answer>"]
         assert prompt.answer_format == "answer_tag"
         assert name in {"llama3.1_8b", "llama3.2_3b", "olmo2_7b"}

@@ -137,7 +137,30 @@ def test_python_prefix_keeps_the_models_prompt_and_starts_the_response():
     _, default = prompt_text("default")
     assert text == default + "Let's solve this using Python."
     r1, r1_text = prompt_text("python_prefix", model="olmo2_7b")
-    assert r1_text.endswith("Assistant: <think>Let's solve this using Python.") and r1["answer_format"] == "answer_tag"
+    assert r1_text.endswith("<|assistant|>\n<think>Let's solve this using Python.")
+    assert r1["answer_format"] == "answer_tag"
+
+
+def test_r1_responses_are_graded_whole_as_the_papers_evaluation_grades_them():
+    # eval_checkpoint.py grades base models with verify task "math": box, "the answer is", else the last
+    # number, in the whole response (training reads the text after the last <answer>).
+    cfg = compose_run("model=olmo2_7b")
+    prompt = resolve_prompt(cfg.model.prompt, cfg.prompt)
+    responses = [
+        "1 + 1 = 2</think> <answer>2</answer>",  # the last number: 2
+        r"is it \boxed{3}?</think> <answer>2</answer>",  # the box in the reasoning: 3 (training would read 2)
+        "one and one</think> <answer>two</answer>",  # no number at all: no answer
+        ("1 + 1 = 2</think> <answer>", "length"),  # cut after <answer>: the last number, 2
+    ]
+    engine = ScriptedEngine(CharTokenizer(), {format_prompt("1+1", prompt): responses})
+    benchmark = Benchmark("toy", 1, PROBLEMS[:1], "test", samples=4, temperature=0.6, top_p=1.0, max_new_tokens=32,
+                          pass_k=(1, 4))  # fmt: skip
+    records = evaluate_benchmarks(engine, CharTokenizer(), [benchmark], prompt, progress=False)
+    assert [r["answer"] for r in records] == ["2", "3", None, "2"]
+    assert [r["correct"] for r in records] == [True, False, False, True]
+    assert [r["parse_failed"] for r in records] == [False, False, True, False]
+    assert [r["finished"] for r in records] == [True, True, True, False]
+    assert list(engine.calls[0].stop) == ["</answer>"]
 
 
 def test_a_template_without_a_placeholder_is_an_error():

@@ -90,8 +90,10 @@ def test_context_reaches_every_inner_reward():
 def test_answer_format_reaches_inner_rewards():
     reward = build_reward("all_of", rewards=[{"name": "ground_truth"}, {"name": "format"}])
     responses = ["<think>64 / 5</think> <answer>12.8</answer>", r"\boxed{12.8}"]
-    assert reward(responses, ["12.8"] * 2, answer_format="answer_tag") == [1.0, 0.0]
+    assert reward(responses, ["12.8"] * 2, answer_format="answer_tag_strict") == [1.0, 0.0]
     assert reward(responses, ["12.8"] * 2) == [0.0, 1.0]
+    # the paper's R1 reading finds the box of a response without tags too
+    assert reward(responses, ["12.8"] * 2, answer_format="answer_tag") == [1.0, 1.0]
 
 
 def test_spec_is_nested_plain_and_json_serialisable():
@@ -103,7 +105,7 @@ def test_spec_is_nested_plain_and_json_serialisable():
         "version": 1,
         "params": {
             "rewards": [
-                {"name": "ground_truth", "version": 1, "params": {"timeout_s": 5.0, "num_workers": None}},
+                {"name": "ground_truth", "version": 2, "params": {"timeout_s": 5.0, "num_workers": None}},
                 {"name": "inverse", "version": 1, "params": {"reward": {"name": "python", "version": 1, "params": {}}}},
             ]
         },

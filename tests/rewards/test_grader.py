@@ -80,7 +80,8 @@ def test_response_task(response, task):
     assert response_task(response, "0.5") == task
 
 
-# (response, gold answer, correct) for base models prompted with the R1 template (answer_format="answer_tag").
+# (response, gold answer, correct) for base models prompted with the R1 template, read strictly
+# (answer_format="answer_tag_strict"; until the paper's reading became "answer_tag", this table was its).
 TAGGED_RESPONSES = [
     ("<think>64 km in 5 hours: 64 / 5 = 12.8.</think> <answer>12.8</answer>", "12.8", True),
     (r"<think>64 / 5</think> <answer>\boxed{12.8}</answer>", "12.8", True),
@@ -106,14 +107,59 @@ TAGGED_RESPONSES = [
         (r"so \boxed{\frac{1}{2}}", Task(None, "0.5")),
     ],
 )
-def test_response_task_answer_tag(response, task):
-    assert response_task(response, "0.5", "answer_tag") == task
+def test_response_task_answer_tag_strict(response, task):
+    assert response_task(response, "0.5", "answer_tag_strict") == task
+    assert response_task(response, "0.5", "answer_tag_strict", evaluation=True) == task  # evaluated alike
 
 
-def test_grade_responses_answer_tag(pool):
+def test_grade_responses_answer_tag_strict(pool):
     responses, answers, expected = zip(*TAGGED_RESPONSES)
-    result = grade_responses(responses, answers, pool=pool, answer_format="answer_tag")
+    result = grade_responses(responses, answers, pool=pool, answer_format="answer_tag_strict")
     assert [(r, a, c) for r, a, c in zip(responses, answers, result.correct)] == TAGGED_RESPONSES
+
+
+# The same R1 responses as the paper reads them: (response, gold, answer read in training, in evaluation,
+# correct in training, in evaluation). Training (math_r1_style) applies the rules to the text after the last
+# <answer>, evaluation (eval_checkpoint.py, "math") to the whole response: the last box, what follows "the
+# answer is", else the last number.
+PAPER_TAGGED_RESPONSES = [
+    ("<think>64 km in 5 hours: 64 / 5 = 12.8.</think> <answer>12.8</answer>", "12.8", "12.8", "12.8", True, True),
+    (r"<think>64 / 5</think> <answer>\boxed{12.8}</answer>", "12.8", "12.8", "12.8", True, True),
+    (r"<think>64 / 5</think> <answer>\frac{64}{5}</answer>", "12.8", "5", "5", False, False),
+    (r"<answer>It is \boxed{\dfrac{64}{5}} km/h.</answer>", "12.8", r"\dfrac{64}{5}", r"\dfrac{64}{5}", True, True),
+    ("<think>64 / 5</think> <answer>12.5</answer>", "12.8", "12.5", "12.5", False, False),
+    ("<answer>12</answer> No wait: <answer>12.8</answer>", "12.8", "12.8", "12.8", True, True),
+    # math-verify reads 12.8 out of "12.8</think>" (Qwen-Math's grade_answer would not: the official reward is 0)
+    ("<think>64 / 5 = 12.8, so the answer is 12.8</think>", "12.8", "12.8</think>", "12.8</think>", True, True),
+    ("<think>64 / 5 = 12.8</think> <answer>12.8", "12.8", "12.8", "12.8", True, True),  # cut before </answer>
+    (r"So the answer is \boxed{12.8}.", "12.8", "12.8", "12.8", True, True),
+    # a box that never closes is read to the end (math-verify finds 12.8 in "12.8</answer>", as
+    # Qwen-Math's grade_answer would not)
+    (r"<answer>\boxed{12.8</answer>", "12.8", "12.8", "12.8</answer>", True, True),
+    ("<answer> </answer>", "12.8", None, None, False, False),
+    # a box in the reasoning: evaluation reads it, training the last answer
+    (r"<think>is it \boxed{12.5}?</think> <answer>12.8</answer>", "12.8", "12.8", "12.5", True, False),
+    # "the answer is" in the reasoning: evaluation reads all that follows it, tags included
+    ("<think>so the answer is 12</think> <answer>12.8</answer>", "12.8", "12.8", "12</think> <answer>12.8</answer>",
+     True, False),  # fmt: skip
+]
+
+
+@pytest.mark.parametrize("response, gold, train_pred, eval_pred, train, evaluation", PAPER_TAGGED_RESPONSES)
+def test_grade_responses_answer_tag(pool, response, gold, train_pred, eval_pred, train, evaluation):
+    in_training = response_task(response, gold, "answer_tag")
+    in_evaluation = response_task(response, gold, "answer_tag", evaluation=True)
+    assert (in_training, in_evaluation) == (Task(train_pred, gold), Task(eval_pred, gold))
+    assert pool.grade([in_training, in_evaluation]).correct == [train, evaluation]
+    assert grade_responses([response], [gold], pool=pool, answer_format="answer_tag").correct == [train]
+
+
+def test_evaluation_reads_the_other_formats_as_training_does():
+    response = r"<think>\boxed{1}</think> <answer>2</answer> so \boxed{3}"
+    for answer_format in ["boxed", "answer_tag_strict", "answer_rules"]:
+        evaluated = response_task(response, "3", answer_format, evaluation=True)
+        assert evaluated == response_task(response, "3", answer_format)
+    assert response_task(response, "3", "answer_tag", evaluation=True) == response_task(response, "3", "answer_rules")
 
 
 def test_grade_responses_is_boxed_by_default(pool):

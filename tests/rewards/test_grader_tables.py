@@ -17,7 +17,7 @@ import json
 import pytest
 from conftest import DATA_DIR
 
-from rlvr.rewards.grader import GraderPool, grade_answers, grade_responses
+from rlvr.rewards.grader import GraderPool, grade_answers, grade_responses, response_task
 
 EVAL = DATA_DIR / "eval"
 MISSING = [name for name in ("math500", "amc", "aime25") if not (EVAL / f"{name}.json").is_file()]
@@ -189,7 +189,8 @@ BOXED_RESPONSES = [
     (r"Hence the sum is $\boxed{142}$.", AMC["0"], True),
 ]
 
-# Base models prompted with the R1 template: (response, gold, correct) in answer_format="answer_tag".
+# Base models prompted with the R1 template: (response, gold, correct) in answer_format="answer_tag_strict"
+# (only a closed <answer> span; until the paper's reading became "answer_tag", this table was its).
 TAGGED_RESPONSES = [
     (r"<think>3x = 14</think> <answer>\frac{14}{3}</answer>", G_FRAC, True),
     (r"<think>3x = 14</think> <answer> 14/3 </answer>", G_FRAC, True),
@@ -212,6 +213,40 @@ TAGGED_RESPONSES = [
     ("<think>...</think> <answer>15 cm^2</answer>", MATH500["test/prealgebra/1114.json"], True),
     ("<think>...</think> <answer>$18.90</answer>", MATH500["test/algebra/2780.json"], True),
     ("<think>...</think> <answer>10,080</answer>", MATH500["test/counting_and_probability/508.json"], True),
+]
+
+# The same template as the paper's training reads it (answer_format="answer_tag"): after the last <answer>,
+# the last box, else what follows "the answer is", else the last number. (response, gold, correct)
+PAPER_TAGGED_RESPONSES = [
+    (r"<think>3x = 14</think> <answer>\boxed{\frac{14}{3}}</answer>", G_FRAC, True),
+    (r"<think>3x = 14</think> <answer>The value is \boxed{\frac{14}{3}}.</answer>", G_FRAC, True),
+    (r"<think>3x = 14</think> <answer>the answer is \frac{14}{3}</answer>", G_FRAC, True),
+    (r"<think>3x = 14</think> <answer>\frac{14}{3}</answer>", G_FRAC, False),  # its last number, 3
+    (r"<think>3x = 14</think> <answer> 14/3 </answer>", G_FRAC, False),  # 3 again
+    (r"<answer>\frac{13}{3}</answer> No: <answer>\boxed{\frac{14}{3}}</answer>", G_FRAC, True),
+    (r"<think>3x = 14, so x = \boxed{\frac{14}{3}}</think>", G_FRAC, True),  # no answer tag: the whole response
+    ("<think>...</think> <answer>(C)</answer>", G_CHOICE, False),  # no box, no "the answer is", no number
+    ("<think>...</think> <answer>The answer is (C).</answer>", G_CHOICE, True),
+    ("<think>...</think> <answer>70</answer>", AIME25["0"], True),
+    ("<think>2 * 35 = 70</think> <answer>seventy</answer>", AIME25["0"], False),  # no number after <answer>
+    ("<think>...</think> <answer>142</answer>", AMC["0"], True),
+    ("<think>...</think> <answer>-2, 1</answer>", G_SET, False),  # commas dropped: the last number, 1
+    ("<think>...</think> <answer>(3, pi/2)</answer>", G_TUPLE, False),  # 2
+    ("<think>...</think> <answer>30 degrees</answer>", MATH500["test/precalculus/117.json"], True),
+    ("<think>...</think> <answer>15 cm^2</answer>", MATH500["test/prealgebra/1114.json"], False),  # 2
+    ("<think>...</think> <answer>$18.90</answer>", MATH500["test/algebra/2780.json"], True),
+    ("<think>...</think> <answer>10,080</answer>", MATH500["test/counting_and_probability/508.json"], True),
+]
+
+# ... and as the paper's evaluation reads it (evaluation=True): the same rules on the whole response.
+EVALUATED_TAGGED_RESPONSES = [
+    (r"<think>3x = 14</think> <answer>\boxed{\frac{14}{3}}</answer>", G_FRAC, True),
+    (r"<think>is it \boxed{\frac{13}{3}}?</think> <answer>\boxed{\frac{14}{3}}</answer>", G_FRAC, True),
+    (r"<think>is it \boxed{\frac{13}{3}}?</think> <answer>\frac{14}{3}</answer>", G_FRAC, False),  # the box
+    ("<think>2 * 35 = 70</think> <answer>seventy</answer>", AIME25["0"], True),  # the last number, 70
+    ("<think>...</think> <answer>70</answer>", AIME25["0"], True),
+    ("<think>...</think> <answer>$18.90</answer>", MATH500["test/algebra/2780.json"], True),
+    ("<think>...</think> <answer>-2, 1</answer>", G_SET, False),
 ]
 
 
@@ -239,10 +274,15 @@ def test_gold_against_rewriting(answer_verdicts, pred, gold, expected):
 def response_verdicts(pool) -> dict[tuple[str, str, str], bool]:
     """Every response row graded in one batch per format: (response, gold, format) -> correct."""
     verdicts = {}
-    for rows, answer_format in [(BOXED_RESPONSES, "boxed"), (TAGGED_RESPONSES, "answer_tag")]:
+    for rows, answer_format in [
+        (BOXED_RESPONSES, "boxed"), (TAGGED_RESPONSES, "answer_tag_strict"), (PAPER_TAGGED_RESPONSES, "answer_tag")
+    ]:  # fmt: skip
         responses, answers, _ = zip(*rows)
         result = grade_responses(responses, answers, pool=pool, answer_format=answer_format)
         verdicts.update({(r, a, answer_format): c for r, a, c in zip(responses, answers, result.correct)})
+    tasks = [response_task(r, a, "answer_tag", evaluation=True) for r, a, _ in EVALUATED_TAGGED_RESPONSES]
+    result = pool.grade(tasks)
+    verdicts.update({(r, a, "evaluation"): c for (r, a, _), c in zip(EVALUATED_TAGGED_RESPONSES, result.correct)})
     return verdicts
 
 
@@ -252,5 +292,15 @@ def test_whole_response(response_verdicts, response, gold, expected):
 
 
 @pytest.mark.parametrize("response, gold, expected", TAGGED_RESPONSES, ids=[f"{g} <- {r[-50:]}" for r, g, _ in TAGGED_RESPONSES])
+def test_answer_tag_strict_response(response_verdicts, response, gold, expected):
+    assert response_verdicts[response, gold, "answer_tag_strict"] is expected
+
+
+@pytest.mark.parametrize("response, gold, expected", PAPER_TAGGED_RESPONSES, ids=[f"{g} <- {r[-50:]}" for r, g, _ in PAPER_TAGGED_RESPONSES])
 def test_answer_tag_response(response_verdicts, response, gold, expected):
     assert response_verdicts[response, gold, "answer_tag"] is expected
+
+
+@pytest.mark.parametrize("response, gold, expected", EVALUATED_TAGGED_RESPONSES, ids=[f"{g} <- {r[-50:]}" for r, g, _ in EVALUATED_TAGGED_RESPONSES])
+def test_answer_tag_response_in_evaluation(response_verdicts, response, gold, expected):
+    assert response_verdicts[response, gold, "evaluation"] is expected

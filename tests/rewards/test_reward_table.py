@@ -60,15 +60,27 @@ TABLE = [
     # The boxed R1 response read in the boxed format: its box is found all the same.
     ("r1_boxed_as_boxed", R1_THINK + r" <answer>\boxed{12.8}</answer>", "12.8", "boxed",
      [1, 1, 0, 1, 0, 1, 1, 1, 1, 1]),  # fmt: skip
+    # A bare fraction in the span: the paper's reading takes its last number (5); the strict one the span.
+    ("r1_fraction", R1_THINK + r" <answer>\frac{64}{5}</answer>", "12.8", "answer_tag",
+     [0, 1, 0, 1, 0, 1, 1, 1, 0, 1]),  # fmt: skip
+    ("r1_fraction_strict", R1_THINK + r" <answer>\frac{64}{5}</answer>", "12.8", "answer_tag_strict",
+     [1, 1, 0, 1, 0, 1, 1, 1, 1, 1]),  # fmt: skip
     # No answer at all: math-verify finds nothing in the text, nothing is formatted.
     ("no_answer", "I am not sure how to solve this problem.", "3", "boxed", [0, 0, 0, 1, 0, 1, 1, 0, 0, 0]),
-    ("no_answer_tag", "<think>I am not sure how to solve this problem.</think>", "3", "answer_tag",
+    ("no_answer_tag", "<think>I am not sure how to solve this problem.</think>", "3", "answer_tag_strict",
      [0, 0, 0, 1, 0, 1, 1, 0, 0, 0]),  # fmt: skip
-    # Cut at the length limit inside the final box (or before </answer>): no final answer, even though 12 is right.
+    # ... but the paper's R1 format reward only asks for text after the last <answer> (or any text without one).
+    ("no_answer_tag_paper", "<think>I am not sure how to solve this problem.</think>", "3", "answer_tag",
+     [0, 1, 0, 1, 0, 1, 1, 1, 0, 1]),  # fmt: skip
+    # Cut at the length limit inside the final box: no final answer for the ground truth, even though 12 is
+    # right; the paper's format reward counts the box all the same (box_only_format reads it to the end).
     ("truncated_box", r"Adding the cases gives 7 + 5 = 12, so the answer is \boxed{12", "12", "boxed",
+     [0, 1, 0, 1, 0, 1, 1, 1, 0, 1]),  # fmt: skip
+    # Cut before </answer>: no answer in the strict reading; the paper's reads the box to the end: 12, right.
+    ("truncated_tag", r"<think>7 + 5 = 12</think> <answer>\boxed{12", "12", "answer_tag_strict",
      [0, 0, 0, 1, 0, 1, 1, 0, 0, 0]),  # fmt: skip
-    ("truncated_tag", r"<think>7 + 5 = 12</think> <answer>\boxed{12", "12", "answer_tag",
-     [0, 0, 0, 1, 0, 1, 1, 0, 0, 0]),  # fmt: skip
+    ("truncated_tag_paper", r"<think>7 + 5 = 12</think> <answer>\boxed{12", "12", "answer_tag",
+     [1, 1, 0, 1, 0, 1, 1, 1, 1, 1]),  # fmt: skip
     # Degenerate repetition: a 16-character sentence 40 times, no answer.
     ("loop", LOOP, "1", "boxed", [0, 0, 0, 1, 0, 0, 1, 0, 0, 0]),
     # ... and the same loop before a correct box: right and formatted, but looping.
@@ -120,7 +132,7 @@ def test_every_reward_on_real_looking_responses(rewards, response, answer, answe
 
 def test_the_table_as_one_batch(rewards):
     # The same values when the rows of one format are scored together, as a trainer's batch is.
-    for answer_format in ["boxed", "answer_tag"]:
+    for answer_format in ["boxed", "answer_tag", "answer_tag_strict"]:
         rows = [row for row in TABLE if row[3] == answer_format]
         responses, answers = [row[1] for row in rows], [row[2] for row in rows]
         context = {

@@ -16,7 +16,11 @@ REQUIRED = {"inverse": {"reward": {"name": "python"}}, "all_of": {"rewards": [{"
 
 def test_registry_holds_the_papers_rewards():
     assert REWARDS.names() == ["all_of", "format", "ground_truth", "inverse", "no_repetition", "python", "random"]
-    assert all(REWARDS.entry(name).version == 1 and REWARDS.entry(name).doc for name in REWARDS)
+    assert all(REWARDS.entry(name).doc for name in REWARDS)
+    # version 2: the paper's readings of R1-template responses and of boxes for the format reward
+    assert {name: REWARDS.entry(name).version for name in REWARDS} == {
+        "all_of": 1, "format": 2, "ground_truth": 2, "inverse": 1, "no_repetition": 1, "python": 1, "random": 1,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -42,8 +46,10 @@ def test_ground_truth(response, answer, expected):
         (r"a wrong answer is still well formatted: \boxed{-3}", 1.0),
         (r"\boxed{ }", 0.0),
         (r"\boxed{}", 0.0),
-        (r"So the total is \boxed{12", 0.0),
+        (r"So the total is \boxed{12", 1.0),  # a box cut at the length limit counts (box_only_format)
         (r"\boxed{3} then \boxed{", 0.0),  # the last box decides
+        (r"so it is $\boxed 12$", 1.0),  # a box without braces counts
+        (r"\fbox{12}", 0.0),  # only "boxed" counts
         ("The answer is 5", 0.0),
         ("", 0.0),
         (CODE, 1.0),
@@ -54,11 +60,24 @@ def test_format(response, expected):
 
 
 @pytest.mark.parametrize(
-    "response, expected",
-    [(CODE, 1.0), ("Let me verify with Python: 2 + 3 = 5", 1.0), (r"By Vieta, \boxed{5}", 0.0), ("", 0.0)],
+    "response, expected, code_fence",
+    [
+        # contain_python_wo_backticks: "python" anywhere, in any case (the paper's Fig. 8 reward)
+        (CODE, 1.0, 1.0),
+        ("Let me verify with Python: 2 + 3 = 5", 1.0, 0.0),
+        ("PYTHON", 1.0, 0.0),
+        ("```\nprint(2 + 3)\n```", 0.0, 0.0),  # a fence without the word
+        ("```Python\nprint(2 + 3)\n```", 1.0, 1.0),  # contain_python: "```python" in the lower-cased text
+        ("``` python\nprint(2 + 3)\n```", 1.0, 0.0),  # a space after the backticks: no fence for python
+        ("``python", 1.0, 0.0),
+        (r"By Vieta, \boxed{5}", 0.0, 0.0),
+        ("", 0.0, 0.0),
+    ],
 )
-def test_python(response, expected):
+def test_python(response, expected, code_fence):
     assert build_reward("python")([response], ["5"]) == [expected]
+    assert build_reward("python", code_fence=False)([response], ["5"]) == [expected]
+    assert build_reward("python", code_fence=True)([response], ["5"]) == [code_fence]
 
 
 @pytest.mark.parametrize(
@@ -69,6 +88,25 @@ def test_python(response, expected):
         ("<think>64 / 5</think> <answer>12.5</answer>", "12.8", 0.0),
         ("<think>64 / 5 = 12.8</think> <answer>12.8", "12.8", 0.0),  # no closing tag: no answer
         (r"the answer is \boxed{12.8}", "12.8", 0.0),  # not this format's answer
+    ],
+)
+def test_ground_truth_answer_tag_strict(response, answer, expected):
+    # Until the paper's reading became `answer_tag` (ground_truth version 2), this table was `answer_tag`'s.
+    assert build_reward("ground_truth")([response], [answer], answer_format="answer_tag_strict") == [expected]
+
+
+# The paper's math_r1_style reward: after the last <answer>, the box, "the answer is", else the last number.
+@pytest.mark.parametrize(
+    "response, answer, expected",
+    [
+        ("<think>64 / 5 = 12.8</think> <answer>12.8</answer>", "12.8", 1.0),
+        (r"<think>64 / 5</think> <answer>\boxed{\frac{64}{5}}</answer>", "12.8", 1.0),
+        ("<think>64 / 5</think> <answer>12.5</answer>", "12.8", 0.0),
+        (r"<think>64 / 5</think> <answer>\frac{64}{5}</answer>", "12.8", 0.0),  # read as its last number, 5
+        ("<think>64 / 5 = 12.8</think> <answer>12.8", "12.8", 1.0),  # no closing tag: read all the same
+        (r"the answer is \boxed{12.8}", "12.8", 1.0),  # no tags: the whole response
+        ("<think>64 / 5 = 12.8 km per hour</think>", "12.8", 1.0),  # no tags, no box: the last number
+        ("<think>I am lost.</think>", "12.8", 0.0),
     ],
 )
 def test_ground_truth_answer_tag(response, answer, expected):
@@ -85,6 +123,26 @@ def test_ground_truth_answer_tag(response, answer, expected):
         (r"<answer>\boxed{}</answer>", 0.0),
         ("<think>..</think> <answer>12.8", 0.0),
         (r"\boxed{12.8}", 0.0),
+        ("", 0.0),
+    ],
+)
+def test_format_answer_tag_strict(response, expected):
+    # Until the paper's reading became `answer_tag` (format version 2), this table was `answer_tag`'s.
+    assert build_reward("format")([response], ["0"], answer_format="answer_tag_strict") == [expected]
+
+
+# The paper's box_only_format_r1_style: the text after the last <answer> (all of it without one) is not empty.
+@pytest.mark.parametrize(
+    "response, expected",
+    [
+        ("<think>..</think> <answer>12.8</answer>", 1.0),
+        ("<answer>  </answer>", 1.0),  # spaces are text
+        (r"<answer>\boxed{}</answer>", 1.0),  # the raw text, not its box
+        ("<think>..</think> <answer>12.8", 1.0),
+        (r"\boxed{12.8}", 1.0),
+        ("<think>I am lost.</think>", 1.0),
+        ("<think>..</think> <answer></answer>", 0.0),
+        ("<think>..</think> <answer>", 0.0),
         ("", 0.0),
     ],
 )
