@@ -37,14 +37,22 @@ CONFIG_KEYS = ("model", "reward", "gamma", "clip", "algorithm", "seed", "prompt"
 
 def one_run_per_config(metrics: pd.DataFrame, column: str) -> pd.DataFrame:
     """Rows of the runs that logged ``column``, one run per config (``CONFIG_KEYS``): where several runs share
-    one (overlapping sweeps), the run with the most logged values of ``column``, ties to the last run_id (the
-    latest multirun folder). Seeds are part of the config, so replicate seeds are all kept."""
+    one (overlapping sweeps), the run that logged it furthest (fig2's 300-step one-shot run, not fig4's
+    100-step one), then with the most logged values, ties to the last run_id (the latest multirun folder).
+    Seeds are part of the config, so replicate seeds are all kept. A figure drawn to an earlier step cuts the
+    rows there first, so that the run with the most points in its window wins.
+
+    >>> m = pd.DataFrame({"run_id": ["a", "a", "b", "b", "b"], "step": [0, 300, 0, 50, 100], "acc": 0.5})
+    >>> m = m.assign(**{k: "x" for k in CONFIG_KEYS})
+    >>> one_run_per_config(m, "acc").run_id.unique().tolist(), one_run_per_config(m[m.step <= 100], "acc").run_id.unique().tolist()
+    (['a'], ['b'])
+    """
     if metrics.empty or column not in metrics:
         return metrics.iloc[0:0]
-    counts = metrics.groupby("run_id", sort=False)[column].count().rename("_count")
-    runs = metrics.drop_duplicates("run_id").set_index("run_id")[list(CONFIG_KEYS)].join(counts).reset_index()
-    runs = runs[runs["_count"] > 0].sort_values(["_count", "run_id"])
-    runs = runs.drop_duplicates(list(CONFIG_KEYS), keep="last")
+    logged = metrics[metrics[column].notna()].groupby("run_id", sort=False)
+    reach = pd.concat([logged["step"].max().rename("_last"), logged[column].count().rename("_count")], axis=1)
+    runs = metrics.drop_duplicates("run_id").set_index("run_id")[list(CONFIG_KEYS)].join(reach, how="inner").reset_index()
+    runs = runs.sort_values(["_last", "_count", "run_id"]).drop_duplicates(list(CONFIG_KEYS), keep="last")
     return metrics[metrics["run_id"].isin(runs["run_id"])]
 
 
@@ -167,6 +175,26 @@ def gain_table(metrics: pd.DataFrame, column: str, keys: Sequence[str]) -> pd.Da
     ends = gains.groupby(list(keys), sort=False, dropna=False)[["start", "end"]].mean().reset_index()
     table = ends.merge(stats, on=list(keys), how="left")
     return sort_by(table, keys)[[*keys, "start", "end", "gain", "low", "high", "n"]]
+
+
+def benchmark_gains(metrics: pd.DataFrame, columns: Sequence[str], keys: Sequence[str]) -> pd.DataFrame:
+    """``gain_table`` of each accuracy column (``eval/<benchmark>/accuracy``), stacked with a ``benchmark``
+    column after ``keys``; benchmarks in the order of ``columns``."""
+    tables = []
+    for column in columns:
+        runs = metrics[metrics[column].notna()] if column in metrics else metrics.iloc[0:0]
+        if runs.empty:
+            continue
+        table = gain_table(runs, column, keys)
+        table.insert(len(keys), "benchmark", column.split("/")[1])
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=[*keys, "benchmark"])
+
+
+def up_to_step(metrics: pd.DataFrame, last: int) -> pd.DataFrame:
+    """Rows of steps 0..``last``: a figure drawn to a step (the paper's Fig. 4 ends at 100, its compound-reward
+    figures at 60), so that gains and the choice among duplicate runs see only that window."""
+    return metrics[metrics["step"] <= last]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ REWARD_NAMES = {
     "ground_truth": "Ground truth", "majority_vote": "Majority vote", "one_shot": "One-shot RL",
     "format": "Format", "incorrect": "Incorrect", "random": "Random", "python": "Python",
     "no_repetition": "No repetition", "ground_truth_no_python": "Ground truth + no Python",
-    "format_no_python": "Format + no Python",
+    "format_no_python": "Format + no Python", "incorrect_no_python": "Incorrect + no Python", "ttrl": "TTRL",
 }  # fmt: skip
 CLIP_NAMES = {
     "standard": "standard clip", "higher": "clip-higher", "none": "no clipping",
@@ -47,6 +47,9 @@ METRIC_NAMES = {
     "accuracy": "accuracy", "code_rate": "code reasoning rate",
     "actor/clip_frac": "clipped tokens", "actor/clip_frac_low": "clipped tokens, low side (A<0, r<1-ε)",
     "actor/clip_frac_high": "clipped tokens, high side (A>0, r>1+ε)",
+    "reward/ttrl/label_hit_rate": "TTRL label = true answer", "reward/ttrl/majority_share": "majority's share of votes",
+    "reward/ttrl/true_answer_share": "true answer's share of votes",
+    "reward/ttrl/reward_agreement": "TTRL reward = true reward", "train/reward_truth_agreement": "reward = true reward",
 }  # fmt: skip
 # Legend titles: what a line stands for.
 LINE_NAMES = {"reward": "training signal", "gamma": "random reward's γ", "clip": "clipping", "model": "model"}
@@ -106,7 +109,7 @@ def rank(key: str, value: Any) -> int:
     """A value's place in ``ORDERS[key]``; unknown values (and keys without an order) come after.
 
     >>> rank("reward", "format"), rank("reward", "brand_new"), rank("prompt", "python_prefix")
-    (3, 10, 1)
+    (3, 12, 1)
     """
     known = ORDERS.get(key, [])
     return known.index(value) if value in known else len(known)

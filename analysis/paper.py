@@ -45,6 +45,12 @@ SOURCES: dict[str, str] = {
     "FIG7": "arXiv:2506.10947v1, Figure 7 (§4.2): Qwen2.5-Math-7B, MATH-500, step 0 vs step 150",
     "TABLE3": "arXiv:2506.10947v1, Table 3 (§4.3): response forced to begin with \"Let's solve this using Python.\"",
     "TABLE5": "arXiv:2506.10947v1, Table 5 (App. F.1): Qwen2.5-Math-7B MATH-500 accuracy per prompt",
+    "FIG4_ONE_SHOT_END": "arXiv:2506.10947v1, App. A.6: the paper's one-shot run of Qwen2.5-7B ends at 54.8% on "
+    "MATH-500 (its step is not printed); Wang et al.'s released pi_1 checkpoint scores 71.2%",
+    "AIME_GAINS": "arXiv:2506.10947v1, §2.3 (on App. C's Figure 14, fig13 here): Qwen2.5-Math-7B's AIME 2024 "
+    "gains; on AIME 2025 the rewards other than ground truth gain -0.4 to +4.5 (which is which is not said)",
+    "COMPOUND_GAINS": "arXiv:2506.10947v1, §4.3 (on Figure 9): OLMo2-7B-SFT's MATH-500 gain under the format "
+    "and incorrect rewards once the no-Python condition is added",
 }
 
 # MATH-500 gain in points of the model after RLVR over the model before (SOURCES["PUBLISHED_GAINS"]).
@@ -160,3 +166,28 @@ def fig7_frame() -> pd.DataFrame:
                 "share_of_gain": 100 * (after - before) / gain,
             })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+# Figure 4(b), App. A.6: MATH-500 accuracy (%) at the end of one-shot RL (SOURCES["FIG4_ONE_SHOT_END"]). The
+# figure's curves carry no printed numbers; this is the one end point the text gives. Keyed (model, reward).
+FIG4_END: dict[tuple[str, str], float] = {("qwen2.5_7b", "one_shot"): 54.8}
+FIG4_RELEASED_CHECKPOINT: dict[tuple[str, str], float] = {("qwen2.5_7b", "one_shot"): 71.2}  # Wang et al.'s
+
+# AIME avg@8 gains (points) after RLVR, Qwen2.5-Math-7B (SOURCES["AIME_GAINS"]); keyed (model, reward, benchmark).
+# Figures 13-15 (v1: 14-16) print no other number.
+AIME_GAINS: dict[tuple[str, str, str], float] = {
+    ("qwen2.5_math_7b", "ground_truth", "aime24"): 15.3,
+    ("qwen2.5_math_7b", "format", "aime24"): 10.3,
+    ("qwen2.5_math_7b", "incorrect", "aime24"): 10.2,
+    ("qwen2.5_math_7b", "random", "aime24"): 10.2,
+}
+# The AIME 2025 range of the rewards other than ground truth, for Qwen2.5-Math-7B: (lowest, highest) gain.
+AIME25_OTHER_REWARDS_RANGE: dict[str, tuple[float, float]] = {"qwen2.5_math_7b": (-0.4, 4.5)}
+
+# MATH-500 gain (points) under the no-Python compounds (SOURCES["COMPOUND_GAINS"]): "OLMo2-7B-SFT - which
+# degrades under standalone format or incorrect rewards - gains +8.9 and +5.5 points, respectively, once the
+# no-code reward is added". Read as the compound run's gain over the model before training; keyed (model, reward).
+COMPOUND_GAINS: dict[tuple[str, str], float] = {
+    ("olmo2_7b_sft", "format_no_python"): 8.9,
+    ("olmo2_7b_sft", "incorrect_no_python"): 5.5,
+}

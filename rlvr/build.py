@@ -137,8 +137,16 @@ def build_rollout(cfg: RunConfig, model_path: str, device: str) -> tuple[Any, Ro
 
 
 def build_reward(cfg: RunConfig) -> Reward:
-    """The ``reward`` config's reward, its parameters checked against the function's signature."""
-    return instantiate(cfg.reward, _convert_="all")
+    """The ``reward`` config's reward, its parameters checked against the function's signature, and its votes
+    per prompt (``ttrl``'s ``n_votes``) against the group it trains on."""
+    reward = instantiate(cfg.reward, _convert_="all")
+    votes, group = reward.votes_per_prompt(), cfg.algorithm.group_size
+    if votes is not None and votes < group:
+        raise ValueError(
+            f"reward {reward.label!r} votes over {votes} samples per prompt (reward.n_votes) but trains on "
+            f"algorithm.group_size={group} of them: n_votes must be at least group_size"
+        )
+    return reward
 
 
 def build_data(cfg: RunConfig, *, engine: RolloutEngine, tokenizer: Any, prompt: Prompt, is_main: bool) -> ProblemSet:

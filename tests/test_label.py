@@ -7,8 +7,9 @@ import doctest
 from conftest import CharTokenizer, ScriptedEngine
 from rlvr.config import LabelConfig
 from rlvr.data import Problem
-from rlvr.data import majority_vote as majority_vote_module
-from rlvr.data.majority_vote import cluster_equivalent, label_problems, majority, vote_counts
+from rlvr.data.majority_vote import label_problems
+from rlvr.rewards import voting as voting_module
+from rlvr.rewards.voting import cluster_equivalent, majority, vote_counts
 from rlvr.data.prompts import Prompt
 
 
@@ -46,5 +47,5 @@ def test_label_problems_with_math_verify_equivalence():
 
 
 def test_doctests():
-    result = doctest.testmod(majority_vote_module)
+    result = doctest.testmod(voting_module)
     assert result.attempted > 0 and result.failed == 0

@@ -27,9 +27,9 @@ from analysis.load import RunData, grader_warning
 from rlvr.registry import Registry
 
 # The artifact modules, imported for their registrations (order = order of the index page).
-MODULES = ("fig1", "fig2_fig3", "fig6", "fig7_table2", "table1", "table3", "ablations")
-PAPER_ORDER = ("fig1", "fig2", "fig3", "table1", "fig6", "fig7", "table2", "table3",
-               "fig8", "fig9", "fig10", "fig11", "fig12", "fig16")  # fmt: skip
+MODULES = ("fig1", "fig2_fig3", "fig4", "fig6", "fig7_table2", "table1", "table3", "ablations", "aime", "fig15")
+PAPER_ORDER = ("fig1", "fig2", "fig3", "fig4", "table1", "fig6", "fig7", "table2", "table3",
+               "fig8", "fig9", "fig10", "fig11", "fig12", "fig13", "fig14", "fig15", "fig16")  # fmt: skip
 
 
 class MissingRuns(LookupError):

@@ -1,7 +1,8 @@
 """The ablations: Figures 8-12 and 16, each a set of training curves of one sweep (and a gain table).
 
 - fig8: rewarding code reasoning itself (reward=python): accuracy and code rate per model;
-- fig9: rewards that also require "no Python" (ground_truth_no_python, format_no_python);
+- fig9: rewards that also require "no Python" (ground_truth_no_python, incorrect_no_python, format_no_python;
+  fig15 draws them against the rewards they extend);
 - fig10: random rewards with gamma = P(reward 1): one curve per gamma, and the final gain per gamma;
 - fig11: random rewards under each clipping setting, with the clip fractions the trainer logged
   (``actor/clip_frac``, ``_low``, ``_high``): the clipping bias is what makes random rewards help;
@@ -75,7 +76,7 @@ def build_fig8(data: RunData, out: Path) -> Built:
 
 @artifact("fig9", TITLES["fig9"])
 def build_fig9(data: RunData, out: Path) -> Built:
-    rewards = ["ground_truth_no_python", "format_no_python"]
+    rewards = ["ground_truth_no_python", "incorrect_no_python", "format_no_python"]
     needs = f"training runs with reward in {', '.join(rewards)}"
     metrics, columns = runs_of(data, "fig9", needs, ["accuracy", "code_rate"], reward=rewards, **STANDARD)
     return curves_artifact("fig9", metrics, columns, out, keys=["model", "reward"], line="reward")

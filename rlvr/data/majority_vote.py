@@ -2,7 +2,8 @@ r"""Majority-vote labels from a model's own samples (the paper's "majority vote"
 
 For each problem: sample ``label.num_samples`` responses (the paper: 64 at temperature 1, top_p 1,
 3072 new tokens), extract each answer, group answers that math-verify judges equal (``\frac12`` and
-``0.5`` are one vote), and take the largest group's most common spelling as the label. The rows
+``0.5`` are one vote), and take the largest group's most common spelling as the label (the voting
+itself is ``rlvr.rewards.voting``, shared with the online votes of ``reward=ttrl``). The rows
 (``{id, prompt, answer, true_answer, votes, answered, num_samples, unanimous, label_correct}``) are
 readable by the data loaders; the report says how often the label equals the true answer and how
 often the vote was unanimous. ``python -m rlvr.label`` is the command; ``reward=majority_vote`` trains
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,56 +24,8 @@ from rlvr.data.problems import Problem
 from rlvr.data.prompts import Prompt, encode_prompt
 from rlvr.rewards import grade_answers
 from rlvr.rewards.extract import extract_answer
+from rlvr.rewards.voting import cluster_equivalent, majority, vote_counts
 from rlvr.rollout import SamplingParams
-
-
-def vote_counts(answers: Sequence[str | None]) -> list[tuple[str, int]]:
-    """Distinct non-empty answers with their counts, most common first (ties: first seen first).
-
-    >>> vote_counts(["12", None, "12", "0.5", "", "12"])
-    [('12', 3), ('0.5', 1)]
-    """
-    counts = Counter(a.strip() for a in answers if a is not None and a.strip())
-    return counts.most_common()  # Counter keeps first-seen order among equal counts
-
-
-def cluster_equivalent(
-    problems_votes: Sequence[Sequence[tuple[str, int]]], same_answer
-) -> list[list[tuple[str, int]]]:
-    """Merge each problem's distinct answers into groups of equal answers; one (spelling, votes) per group.
-
-    ``same_answer(preds, golds) -> list[bool]`` compares many pairs at once (the grader pool). Answers are
-    visited most common first; each joins the first existing group whose representative it equals, else
-    starts a group. All problems advance together, so the grader sees one batch per round instead of
-    one per answer. The representative is the group's most common spelling.
-
-    >>> cluster_equivalent([[("1/2", 3), ("0.5", 2), ("7", 1)]], lambda p, g: [float(eval(a)) == float(eval(b)) for a, b in zip(p, g)])
-    [[('1/2', 5), ('7', 1)]]
-    """
-    groups: list[list[list[Any]]] = [[] for _ in problems_votes]  # per problem: [representative, votes]
-    for rank in range(max((len(v) for v in problems_votes), default=0)):
-        pairs = []  # (problem, answer, votes, group index)
-        for p, votes in enumerate(problems_votes):
-            if rank < len(votes):
-                answer, count = votes[rank]
-                pairs.extend((p, answer, count, g) for g in range(len(groups[p])))
-                if not groups[p]:
-                    groups[p].append([answer, count])
-        verdicts = same_answer([a for _, a, _, _ in pairs], [groups[p][g][0] for p, _, _, g in pairs]) if pairs else []
-        joined: dict[int, bool] = {}
-        for (p, answer, count, g), equal in zip(pairs, verdicts):
-            if equal and not joined.get(p):
-                groups[p][g][1] += count
-                joined[p] = True
-        for p, votes in enumerate(problems_votes):
-            if rank < len(votes) and rank > 0 and not joined.get(p):
-                groups[p].append(list(votes[rank]))
-    return [[(rep, count) for rep, count in g] for g in groups]
-
-
-def majority(groups: Sequence[tuple[str, int]]) -> tuple[str, int] | None:
-    """The group with the most votes (ties: the one whose spelling was most common, i.e. first)."""
-    return max(groups, key=lambda g: g[1]) if groups else None
 
 
 def label_problems(

@@ -1,4 +1,4 @@
-"""What ``reward=majority_vote``, ``incorrect`` and ``one_shot`` train on, derived from the data's problems.
+"""What ``reward=majority_vote``, ``incorrect``, ``one_shot`` and ``ttrl`` train on, derived from the data's problems.
 
 Each is the ``relabel`` node of its reward file (``_partial_: true``): a function of the data config's
 ``ProblemSet`` that returns the problems to train on. Held-out problems always keep their true
@@ -74,3 +74,12 @@ def one_shot(data: ProblemSet, *, source: Any = None, row_id: str | int, copies:
     problem = find_problem(candidates, str(row_id))
     train = tuple(replace(problem, id=f"{problem.id}#{i}") for i in range(copies))
     return ProblemSet(name=f"{data.name}/one_shot:{problem.id}", train=train, heldout=data.heldout, skipped=skipped)
+
+
+def test_time(data: ProblemSet) -> ProblemSet:
+    """Test-time training (TTRL, Zuo et al. 2025): train on the held-out problems themselves, whose answers a
+    test-time reward never reads (``reward=ttrl`` votes its own labels); they stay the held-out set, so the
+    accuracy reported is on the very prompts trained on, as in TTRL."""
+    if not data.heldout:
+        raise DataError(f"data {data.name!r} has no held-out problems to train on at test time")
+    return ProblemSet(name=f"{data.name}/test_time", train=data.heldout, heldout=data.heldout, skipped=data.skipped)

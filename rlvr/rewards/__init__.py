@@ -7,6 +7,9 @@ keys) and ``spec()`` (name, version and parameters, inner rewards included).
 
 Compound rewards (``inverse``, ``all_of``; see ``rlvr.rewards.combinators``) take inner rewards as
 parameters, written as ``{name: ..., **params}`` mappings in config; they are built here, once.
+
+A reward that votes over more samples than it scores (``ttrl``, ``rlvr.rewards.ttrl``) says how many per
+prompt in ``Reward.votes_per_prompt``: the trainer samples that many and passes them as ``vote_pools``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any, Sequence
 
-from rlvr.rewards import combinators  # noqa: F401  (registers inverse and all_of)
+from rlvr.rewards import combinators, ttrl  # noqa: F401  (register inverse, all_of and ttrl)
 from rlvr.rewards.extract import (
     ANSWER_FORMATS,
     EVALUATION_FORMATS,
@@ -78,6 +81,28 @@ class Reward:
         if len(rewards) != len(responses):
             raise RuntimeError(f"reward {self.name!r} returned {len(rewards)} values for {len(responses)} responses")
         return rewards
+
+    def votes_per_prompt(self) -> int | None:
+        """Samples per prompt this reward (or an inner one: the most of them) votes over; None: it scores
+        each group on its own, so the trainer samples ``group_size`` per prompt.
+
+        >>> build_reward("ttrl").votes_per_prompt(), build_reward("ttrl", n_votes=16).votes_per_prompt()
+        (64, 16)
+        >>> build_reward("all_of", rewards=[{"name": "ttrl", "n_votes": 8}, {"name": "format"}]).votes_per_prompt()
+        8
+        >>> build_reward("format").votes_per_prompt() is None
+        True
+        """
+        counts = []
+        param = getattr(self.fn, "votes_param", None)
+        if param is not None:
+            default = inspect.signature(self.fn).parameters[param].default
+            counts.append(int(self.params.get(param, default)))
+        for value in self.params.values():
+            for inner in value if isinstance(value, list) else [value]:
+                if isinstance(inner, Reward) and inner.votes_per_prompt() is not None:
+                    counts.append(inner.votes_per_prompt())
+        return max(counts) if counts else None
 
     def spec(self) -> dict[str, Any]:
         """``{name, version, params}`` as plain, JSON-serialisable values; inner rewards as their own specs.

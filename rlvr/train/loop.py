@@ -107,7 +107,7 @@ class GRPOTrainer:
             rollouts = self.generate(step)
             self.engine.sleep()  # an engine that can gives its accelerator memory to the update
         with timed(timings, "perf/reward_s"):
-            scores = self.score(step, rollouts)
+            scores = self.score(step, rollouts, metrics)
         with timed(timings, "perf/train_s"):
             advantages = self.advantages(scores.rewards, rollouts)
             batch = make_token_batch(rollouts.prompt_tokens, [c.token_ids for c in rollouts.completions], self.engine.pad_id)
@@ -125,13 +125,15 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ phases
     def generate(self, step: int) -> Rollouts:
+        """G samples for each of this rank's prompts; a reward that votes over more (``ttrl``) gets its
+        ``votes_per_prompt`` sampled in the same engine call, of which the first G are the group."""
         G = self.alg.group_size
         indices = self.sampler.indices(step)[self.dist.rank :: self.dist.world_size]
         problems = [self.parts.problems[i] for i in indices]
         texts = [format_prompt(p.problem, self.parts.prompt, self.parts.tokenizer) for p in problems]
         tokens = [encode_prompt_text(t, self.parts.prompt, self.parts.tokenizer) for t in texts]
         params = SamplingParams(
-            n=G,
+            n=self.parts.reward.votes_per_prompt() or G,
             temperature=self.alg.temperature,
             top_p=self.alg.top_p,
             max_new_tokens=self.alg.max_response_len,
@@ -144,17 +146,20 @@ class GRPOTrainer:
             sample_indices=[i for _ in problems for i in range(G)],
             prompt_texts=[t for t in texts for _ in range(G)],
             prompt_tokens=[t for t in tokens for _ in range(G)],
-            completions=[c for group in groups for c in group],
+            completions=[c for group in groups for c in group[:G]],
+            vote_pools=[[c.text for c in group] for group in groups],
         )
 
-    def score(self, step: int, rollouts: Rollouts) -> Scores:
+    def score(self, step: int, rollouts: Rollouts, metrics: StepMetrics) -> Scores:
         """The training reward, and correctness against the true answers (also where the reward trains towards
-        labels: majority vote, incorrect) and against the labels trained on."""
+        labels: majority vote, incorrect) and against the labels trained on. What a reward reports of itself
+        (TTRL: how good its labels were) goes into ``metrics`` as ``reward/<name>``."""
         answers, truths = [p.answer for p in rollouts.problems], [p.truth for p in rollouts.problems]
         answer_format = self.parts.prompt.answer_format
         rewards = self.parts.reward(
             rollouts.responses, answers, seed=self.cfg.seed, step=step, prompt_ids=[p.id for p in rollouts.problems],
-            sample_indices=rollouts.sample_indices, answer_format=answer_format,
+            sample_indices=rollouts.sample_indices, answer_format=answer_format, vote_pools=rollouts.vote_pools,
+            report=lambda name, total, count: metrics.add_ratio(f"reward/{name}", total, count),
         )  # fmt: skip
         graded = grade_responses(rollouts.responses, truths, answer_format=answer_format)
         by_label = graded if truths == answers else grade_responses(rollouts.responses, answers, answer_format=answer_format)

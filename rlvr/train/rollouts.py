@@ -23,6 +23,7 @@ class Rollouts:
     prompt_texts: list[str]  # [N]
     prompt_tokens: list[list[int]]  # [N]
     completions: list[Completion]  # [N]
+    vote_pools: list[list[str]]  # per prompt: every response sampled for it, its G first (more: rlvr.rewards.ttrl)
 
     @property
     def responses(self) -> list[str]:
@@ -49,6 +50,8 @@ def add_rollout_metrics(
     metrics.add_ratio("train/reward_mean", scores.rewards.sum(), n)
     metrics.add_ratio("train/accuracy", scores.correct.sum(), n)
     metrics.add_ratio("train/label_accuracy", scores.label_correct.sum(), n)
+    # How often the training reward says what the truth says: 1 for ground truth, ~0.5 for random rewards.
+    metrics.add_ratio("train/reward_truth_agreement", ((scores.rewards > 0.5) == scores.correct).sum(), n)
     metrics.add_ratio("train/code_rate", scores.is_code.sum(), n)
     metrics.add_ratio("train/frac_zero_std_groups", zero_std_group_fraction(scores.rewards, group_size) * groups, groups)
     metrics.add_ratio("train/response_len_mean", lengths.sum(), n)

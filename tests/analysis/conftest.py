@@ -30,6 +30,8 @@ def tiny_runs(tmp_path_factory) -> Path:
 
     - ``<root>/train``: ``python -m rlvr.train -m experiment=tiny_fig1`` with two of its rewards
       (ground_truth, random), two steps each, evaluated (held-out problems) at steps 0, 1 and 2;
+    - ``<root>/ttrl``: ``python -m rlvr.train -m experiment=tiny_fig4 method=ttrl``, two steps of TTRL (32
+      votes per prompt, 8 trained on), evaluated at steps 0, 1 and 2;
     - ``<root>/evals``: ``python -m rlvr.evaluate -m experiment=tiny_table3``, the tiny model before
       training with its own prompt and with the Python prefix.
     """
@@ -38,5 +40,7 @@ def tiny_runs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny_runs")
     run_module([sys.executable, "-m", "rlvr.train", "-m", "experiment=tiny_fig1", "reward=ground_truth,random",
                 "trainer.total_steps=2", "eval.every_steps=1", f"paths.output_root={root / 'train'}"], timeout=900)  # fmt: skip
+    run_module([sys.executable, "-m", "rlvr.train", "-m", "experiment=tiny_fig4", "method=ttrl", "trainer.total_steps=2",
+                "eval.every_steps=1", f"paths.output_root={root / 'ttrl'}"], timeout=900)  # fmt: skip
     run_module([sys.executable, "-m", "rlvr.evaluate", "-m", "experiment=tiny_table3", f"paths.output_root={root / 'evals'}"])
     return root

@@ -11,7 +11,7 @@ from conftest import REPO
 from fake_runs import record, train_config, write_train_run
 
 PAPER_ARTIFACTS = {"fig1", "fig2", "fig3", "fig6", "fig7", "table1", "table2", "table3",
-                   "fig8", "fig9", "fig10", "fig11", "fig12", "fig16"}  # fmt: skip
+                   "fig4", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13", "fig14", "fig15", "fig16"}  # fmt: skip
 
 
 def fig1_runs(root):

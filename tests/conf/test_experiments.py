@@ -27,7 +27,7 @@ def plan_runs(overrides: list[str]):
     return _planned(tuple(overrides))
 
 
-PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig8", "fig9", "fig10", "fig11", "fig12", "fig16"]
+PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig8", "fig9", "fig10", "fig11", "fig12", "fig16"]
 
 
 def test_every_figure_has_a_paper_and_a_tiny_experiment():
@@ -44,7 +44,7 @@ def test_every_experiment_composes_and_plans_at_every_sweep_point(experiment):
         for override in run.overrides:  # every swept value reached the run's config
             key, value = override.split("=", 1)
             chosen = {"model": cfg.model.name, "reward": cfg.reward.label, "clip": cfg.clip.name,
-                      "prompt": cfg.prompt.name}.get(key)  # fmt: skip
+                      "prompt": cfg.prompt.name, "method": cfg.reward.label}.get(key)  # fmt: skip
             assert str(chosen if chosen is not None else OmegaConf.select(cfg, key)) == value, override
         if experiment.startswith("tiny_"):
             assert cfg.model.name == "tiny" and cfg.resources.gpus == 0
@@ -55,10 +55,12 @@ def test_every_experiment_composes_and_plans_at_every_sweep_point(experiment):
 
 @pytest.mark.parametrize(
     "experiment,count",
-    [("fig1", 24), ("fig2", 24), ("fig3", 36), ("fig10", 5), ("fig11", 4), ("fig12", 4), ("tiny_fig1", 6), ("table3", 16)],
+    [("fig1", 24), ("fig2", 24), ("fig3", 36), ("fig4", 20), ("fig9", 15), ("fig10", 5), ("fig11", 4), ("fig12", 4),
+     ("tiny_fig1", 6), ("tiny_fig4", 2), ("table3", 16)],
 )
 def test_sweep_sizes(experiment, count):
-    # fig1: 4 models x 6 rewards; fig3: 6 models x 6 rewards; fig10: 5 gammas; fig11: 4 clip settings
+    # fig1: 4 models x 6 rewards; fig3: 6 models x 6 rewards; fig4: 10 models x 2 methods; fig9: 5 models x 3
+    # compounds; fig10: 5 gammas; fig11: 4 clip settings
     assert len(plan_runs([f"experiment={experiment}"])) == count
 
 
@@ -68,6 +70,31 @@ def test_fig10_sweeps_the_papers_gammas_and_fig11_the_clip_settings():
     fig11 = {cfg.clip.name: cfg for _, cfg in plan_runs(["experiment=fig11"])}
     assert set(fig11) == {"standard", "no_old_logprob", "one_update_minibatch", "one_update_rollout"}
     assert all(cfg.reward.label == "random" for cfg in fig11.values())
+
+
+def test_fig4_runs_ttrl_with_its_authors_recipe_and_one_shot_with_the_papers():
+    runs = {(cfg.model.name, cfg.reward.label): cfg for _, cfg in plan_runs(["experiment=fig4"])}
+    assert {model for model, _ in runs} == set(PAPER_MODELS)
+    ttrl, one_shot = runs["qwen2.5_math_7b", "ttrl"], runs["qwen2.5_math_7b", "one_shot"]
+    # TTRL's scripts/ttrl_math_grpo_7b.sh: 128 prompts, 32 votes, 16 trained on (and voting), updates of 16
+    assert (ttrl.reward.name, ttrl.reward.n_votes, ttrl.reward.votes_from) == ("ttrl", 32, "kept")
+    assert (ttrl.algorithm.rollout_batch_size, ttrl.algorithm.group_size, ttrl.algorithm.mini_batch_size) == (128, 16, 16)
+    assert ttrl.relabel._target_ == "rlvr.data.relabel.test_time"  # trains on the test prompts (MATH-500)
+    assert ttrl.data.heldout.source == "HuggingFaceH4/MATH-500"
+    assert (one_shot.reward.name, one_shot.relabel._target_) == ("ground_truth", "rlvr.data.relabel.one_shot")
+    assert (one_shot.algorithm.rollout_batch_size, one_shot.algorithm.mini_batch_size) == (64, 128)  # the paper's
+    for cfg in (ttrl, one_shot):
+        assert cfg.trainer.total_steps == 100 and cfg.eval.every_steps == 10 and cfg.algorithm.name == "grpo_official"
+    assert plan_step(ttrl, world_size=8).optimizer_steps_per_rollout == 128
+    tiny = {cfg.reward.label: cfg for _, cfg in plan_runs(["experiment=tiny_fig4"])}
+    assert tiny["ttrl"].reward.n_votes == 32 and tiny["ttrl"].algorithm.group_size == 8  # tiny's batch, TTRL's votes
+
+
+def test_fig9_sweeps_the_three_compounds_on_the_five_models_of_its_appendix_figure():
+    runs = plan_runs(["experiment=fig9"])
+    assert {cfg.reward.label for _, cfg in runs} == {"ground_truth_no_python", "incorrect_no_python", "format_no_python"}
+    incorrect = next(cfg for _, cfg in runs if cfg.reward.label == "incorrect_no_python")
+    assert incorrect.relabel._target_ == "rlvr.data.relabel.incorrect" and incorrect.trainer.total_steps == 60
 
 
 def test_extra_command_line_sweeps_multiply_the_matrix():
