@@ -15,11 +15,12 @@ REQUIRED = {"inverse": {"reward": {"name": "python"}}, "all_of": {"rewards": [{"
 
 
 def test_registry_holds_the_papers_rewards():
-    assert REWARDS.names() == ["all_of", "format", "ground_truth", "inverse", "no_repetition", "python", "random"]
+    assert REWARDS.names() == ["all_of", "format", "ground_truth", "inverse", "no_repetition", "python", "random", "ttrl"]
     assert all(REWARDS.entry(name).doc for name in REWARDS)
     # version 2: the paper's readings of R1-template responses and of boxes for the format reward
     assert {name: REWARDS.entry(name).version for name in REWARDS} == {
         "all_of": 1, "format": 2, "ground_truth": 2, "inverse": 1, "no_repetition": 1, "python": 1, "random": 1,
+        "ttrl": 1,
     }  # fmt: skip
 
 
@@ -200,7 +201,9 @@ def grpo_batch(num_prompts=64, group_size=16, step=7):
     prompt_ids = [f"math/{p}" for p in range(num_prompts) for _ in range(group_size)]
     sample_indices = [s for _ in range(num_prompts) for s in range(group_size)]
     responses = [f"response {i}" for i in range(len(prompt_ids))]
-    context = {"seed": 1, "step": step, "prompt_ids": prompt_ids, "sample_indices": sample_indices}
+    # vote_pools: what the trainer samples per prompt for a voting reward (ttrl); here just the group
+    vote_pools = [responses[p * group_size : (p + 1) * group_size] for p in range(num_prompts)]
+    context = {"seed": 1, "step": step, "prompt_ids": prompt_ids, "sample_indices": sample_indices, "vote_pools": vote_pools}
     return responses, ["0"] * len(responses), context
 
 
@@ -269,13 +272,14 @@ def test_random_draws_integer_ids_alike_whatever_their_type():
 def test_length_mismatch_is_an_error(name):
     _, _, context = grpo_batch(num_prompts=1, group_size=2)
     with pytest.raises(ValueError, match="2 responses but 1 answers"):
-        build_reward(name, **REQUIRED.get(name, {}))(["a", "b"], ["1"], **context)
+        build_reward(name, **REQUIRED.get(name, {}))(["a", "b"], ["1"], **{**context, "vote_pools": [["a", "b"]]})
 
 
 @pytest.mark.parametrize("name", REWARDS.names())
 def test_unused_context_is_ignored(name):
     _, _, context = grpo_batch(num_prompts=1, group_size=1)
     reward = build_reward(name, **REQUIRED.get(name, {}))
+    context["vote_pools"] = [[r"\boxed{1}"]]
     assert reward([r"\boxed{1}"], ["1"], **context, anything="else") in ([0.0], [1.0])
 
 

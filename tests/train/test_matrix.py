@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from analysis import read_run
+from rlvr.rewards import extract_answer
 from conftest import CONF, run_module
 
 pytestmark = pytest.mark.slow
@@ -39,13 +40,15 @@ def sweep(tmp_path: Path, *overrides: str) -> dict[str, object]:
 
 
 def ends_in_a_filled_box(response: str) -> bool:
-    r"""The format rule, re-derived for tiny responses (at most one level of nested braces): the text after
-    the last ``\boxed{`` closes, and what it encloses is not blank."""
+    r"""The format rule (the paper's ``box_only_format``), re-derived for tiny responses (at most one level of
+    nested braces): what follows the last ``\boxed{``, up to the brace that closes it or else to the end (a
+    box left open counts), is not blank (spaces, dots and dollar signs)."""
     if "\\boxed{" not in response:
         return False
     tail = response.rsplit("\\boxed{", 1)[1]
     match = re.match(r"((?:[^{}]|\{[^{}]*\})*)\}", tail)
-    return bool(match and match.group(1).strip())
+    content = match.group(1) if match else tail
+    return bool(content.replace("$", "").strip(" ."))
 
 
 def test_every_clip_mode_trains(tmp_path):
@@ -100,6 +103,17 @@ def test_every_reward_trains(tmp_path):
             assert ((reward == 1) == (rollouts["response"].map(ends_in_a_filled_box) & ~code)).all()
         if label == "random":
             assert set(reward.unique()) <= {0.0, 1.0}
+        if label == "incorrect_no_python":
+            assert ((reward == 1) == (rollouts["label_correct"] & ~code)).all() and (rollouts["answer"] != true_sum).all()
+        if label == "ttrl":
+            # trains on the held-out prompts; one majority label per prompt and step, so the rewarded responses
+            # of a prompt all give one answer (integers here: equal spellings are equal numbers)
+            answers = rollouts["response"].map(lambda r: extract_answer(r, "boxed"))
+            rewarded = rollouts.assign(answer=answers)[reward == 1]
+            assert rewarded["answer"].notna().all()
+            numbers = rewarded["answer"].map(lambda a: int(a) if a.strip().isdigit() else a.strip())
+            assert (numbers.groupby([rewarded["step"], rewarded["prompt_id"]]).nunique() == 1).all()
+            assert steps["reward/ttrl/label_hit_rate"].between(0, 1).all()
         assert json.loads((run.path / "meta.json").read_text())["reward"]["name"] == run.config["reward"]["name"]
     # majority_vote and incorrect made the tiny model's labels first (label.make_if_missing)
     labels = json.loads((tmp_path / "labels" / "tiny.json").read_text())

@@ -77,8 +77,23 @@ def model_dir(tmp_path_factory):
     return path
 
 
+class VotingGroups(ScriptedGroups):
+    """The group of ScriptedGroups, then four more RIGHT samples: votes for TTRL beyond the group."""
+
+    def __init__(self, tokenizer):
+        super().__init__(tokenizer)
+        self.calls = []
+
+    def generate(self, prompts, params):
+        self.calls.append(params.n)
+        eos = self.tokenizer.eos_token_id
+        texts = ([RIGHT, WRONG, WRONG, WRONG] + [RIGHT] * 4)[: params.n]
+        group = [Completion((*self.tokenizer.encode(t, add_special_tokens=False), eos), t, "stop") for t in texts]
+        return [list(group) for _ in prompts]
+
+
 def trainer_for(world, model_dir, tmp_path, *, mini_batch_size, epochs=1, aggregation="seq-mean-token-mean", lr=1e-4,
-                checkpointing=False, problems=PROBLEMS, whiten=False):
+                checkpointing=False, problems=PROBLEMS, whiten=False, reward=None, engine=ScriptedGroups):
     from rlvr.hf import load_tokenizer
 
     cfg = compose_run()
@@ -91,8 +106,8 @@ def trainer_for(world, model_dir, tmp_path, *, mini_batch_size, epochs=1, aggreg
     policy, _ = init_policy(str(model_dir), cfg.model, cfg.algorithm, cfg.trainer, world.world_size)
     parts = TrainingParts(
         config=cfg, plan=plan_step(cfg, world.world_size), dist=world, run_dir=RunDir(tmp_path, is_main=True),
-        tokenizer=tokenizer, engine=ScriptedGroups(tokenizer), policy=policy, reference=None,
-        reward=build_reward("ground_truth"), prompt=resolve_prompt(cfg.model.prompt), problems=problems, benchmarks=[],
+        tokenizer=tokenizer, engine=engine(tokenizer), policy=policy, reference=None,
+        reward=reward or build_reward("ground_truth"), prompt=resolve_prompt(cfg.model.prompt), problems=problems, benchmarks=[],
         config_hash="test",
     )  # fmt: skip
     return GRPOTrainer(parts)
@@ -252,3 +267,29 @@ def test_each_rank_is_seeded_after_the_rollout_engine_which_seeds_every_rank_ali
         with pytest.raises(Stop) as stopped:
             build.build_training(cfg, plan_step(cfg, 2), dist, tmp_path)
         assert stopped.value.args[0] == derive_seed(cfg.seed, "init", rank)
+
+
+@pytest.mark.parametrize("votes_from", ["all", "kept"])
+def test_ttrl_samples_its_votes_in_one_call_and_trains_on_the_group(world, model_dir, tmp_path, votes_from):
+    """8 samples per prompt: the group [RIGHT, WRONG x 3], then RIGHT x 4. Over all 8 votes the label is 5 (5 votes
+    to 3): rewards [1, 0, 0, 0], the truth's. Over the kept 4 it is 7 (3 to 1): rewards [0, 1, 1, 1], each one
+    disagreeing with correctness."""
+    import pandas as pd
+
+    reward = build_reward("ttrl", n_votes=8, votes_from=votes_from)
+    trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=16, reward=reward, engine=VotingGroups)
+    metrics = trainer.step(1)
+    assert trainer.engine.calls == [8]
+    rows = pd.read_parquet(tmp_path / "rollouts" / "step_1.parquet")
+    assert len(rows) == 16 and rows.groupby("prompt_id").size().tolist() == [4] * 4
+    assert rows.response.tolist() == [RIGHT, WRONG, WRONG, WRONG] * 4  # the group, never the extra votes
+    assert metrics["train/accuracy"] == 0.25
+    if votes_from == "all":
+        assert metrics["train/reward_mean"] == 0.25 and metrics["train/reward_truth_agreement"] == 1
+        assert metrics["reward/ttrl/label_hit_rate"] == 1 and metrics["reward/ttrl/reward_agreement"] == 1
+        assert metrics["reward/ttrl/majority_share"] == metrics["reward/ttrl/true_answer_share"] == 5 / 8
+    else:
+        assert metrics["train/reward_mean"] == 0.75 and metrics["train/reward_truth_agreement"] == 0
+        assert metrics["reward/ttrl/label_hit_rate"] == 0 and metrics["reward/ttrl/reward_agreement"] == 0
+        assert metrics["reward/ttrl/majority_share"] == 3 / 4 and metrics["reward/ttrl/true_answer_share"] == 1 / 4
+    assert metrics["reward/ttrl/unlabelled_frac"] == 0
