@@ -26,7 +26,8 @@ MODEL_NAMES = {
     "olmo2_7b": "OLMo2-7B", "olmo2_7b_sft": "OLMo2-7B-SFT",
     "llama3.1_8b": "Llama3.1-8B", "llama3.1_8b_instruct": "Llama3.1-8B-Instruct",
     "llama3.2_3b": "Llama3.2-3B", "llama3.2_3b_instruct": "Llama3.2-3B-Instruct",
-    "tiny": "tiny model",
+    "tiny": "tiny model", "tiny_code": "tiny, code better (like Qwen2.5-Math)",
+    "tiny_bad_code": "tiny, code worse (like OLMo2-SFT)", "tiny_no_code": "tiny, no code (like Llama)",
 }  # fmt: skip
 # In the paper's order: Figure 1's six training signals first (bars left to right, legend top to bottom).
 REWARD_NAMES = {
@@ -40,6 +41,12 @@ CLIP_NAMES = {
     "no_old_logprob": "no clipping (paper's code)", "one_update_minibatch": "one update (big mini-batch)",
     "one_update_rollout": "one update (small rollout)",
 }  # fmt: skip
+# The spurious-reward controls of experiment=controls (conf/control/), in their report's order.
+CONTROL_NAMES = {
+    "ground_truth": "Ground truth", "random": "Random", "random_no_clip": "Random, clip removed",
+    "format": "Format", "incorrect": "Incorrect", "random_ratio": "Random, no clip (ratio objective)",
+    "random_one_update": "Random, one update per rollout",
+}  # fmt: skip
 BENCHMARK_NAMES = {
     "math500": "MATH-500", "amc": "AMC", "aime24": "AIME 2024", "aime25": "AIME 2025", "heldout": "held-out",
 }  # fmt: skip
@@ -52,7 +59,8 @@ METRIC_NAMES = {
     "reward/ttrl/reward_agreement": "TTRL reward = true reward", "train/reward_truth_agreement": "reward = true reward",
 }  # fmt: skip
 # Legend titles: what a line stands for.
-LINE_NAMES = {"reward": "training signal", "gamma": "random reward's γ", "clip": "clipping", "model": "model"}
+LINE_NAMES = {"reward": "training signal", "gamma": "random reward's γ", "clip": "clipping", "model": "model",
+              "control": "control"}  # fmt: skip
 # The order lines, bars, panels and rows appear in (and so their colours): the paper's where it has one.
 # Prompts: the model's own first, then Table 3's intervention and the others of conf/prompt.
 # The paper's GRPO, as a run's `algorithm` names it: its official code's exact recipe (grpo_official: advantages
@@ -62,8 +70,8 @@ LINE_NAMES = {"reward": "training signal", "gamma": "random reward's γ", "clip"
 MAIN_ALGORITHMS = ("grpo_official", "grpo")
 
 ORDERS: dict[str, list[Any]] = {
-    "model": [*MODEL_ORDER, "tiny"], "reward": list(REWARD_NAMES), "clip": list(CLIP_NAMES),
-    "prompt": ["default", "python_prefix", "none", "simplerl"],
+    "model": [*MODEL_ORDER, "tiny", "tiny_code", "tiny_bad_code", "tiny_no_code"], "reward": list(REWARD_NAMES), "clip": list(CLIP_NAMES),
+    "prompt": ["default", "python_prefix", "none", "simplerl"], "control": list(CONTROL_NAMES),
 }  # fmt: skip
 
 
@@ -89,7 +97,8 @@ def display(key: str, value: Any) -> str:
         return "γ = default" if is_missing(value) else f"γ = {value:g}"
     if key == "seed":
         return f"seed {value}"
-    names = {"model": MODEL_NAMES, "reward": REWARD_NAMES, "clip": CLIP_NAMES, "benchmark": BENCHMARK_NAMES}
+    names = {"model": MODEL_NAMES, "reward": REWARD_NAMES, "clip": CLIP_NAMES, "benchmark": BENCHMARK_NAMES,
+             "control": CONTROL_NAMES}  # fmt: skip
     return names.get(key, {}).get(value, str(value))
 
 

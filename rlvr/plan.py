@@ -2,6 +2,7 @@
 
     python -m rlvr.plan experiment=fig1                # 24 runs: overrides, GPUs, estimated GPU-hours
     python -m rlvr.plan experiment=fig10 seed=0,1      # extra sweeps multiply the matrix, as with -m
+    python -m rlvr.plan experiment=controls control=format   # a swept key given again replaces its values, as with -m
 
 Every run is composed exactly as ``python -m rlvr.train -m ...`` would compose it (the experiment's
 ``hydra.sweeper.params`` first, then the command line), and its batch arithmetic is checked, so a
@@ -74,12 +75,11 @@ def plan_runs(overrides: Sequence[str]) -> list[tuple[PlannedRun, DictConfig]]:
     from rlvr.train.plan import plan_step
 
     base = [o for o in overrides if not _is_sweep(o)]
-    swept = [o for o in overrides if _is_sweep(o)]
     runs = []
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         with_hydra = compose("config", overrides=base, return_hydra_config=True)
         params, launcher = sweeper_params(with_hydra), slurm_launcher_params(with_hydra)
-        points = expand_sweep(params + swept)
+        points = expand_sweep(sweep_axes(params, overrides))
         configs = [compose("config", overrides=base + point) for point in points]
     for point, cfg in zip(points, configs):
         typed = to_run_config(cfg)  # a missing or mistyped value fails here, named
@@ -100,6 +100,28 @@ def plan_runs(overrides: Sequence[str]) -> list[tuple[PlannedRun, DictConfig]]:
         )
         runs.append((run, cfg))
     return runs
+
+
+def sweep_axes(params: Sequence[str], overrides: Sequence[str]) -> list[str]:
+    """The axes of the sweep that ``-m`` runs, as Hydra's basic sweeper makes them: the experiment's ``params``,
+    each replaced by the command line's sweep of its key (or dropped when the command line gives the key one
+    value, which every run then takes), then the command line's other sweeps.
+
+    >>> sweep_axes(["control=a,b", "seed=0,1,2"], ["experiment=controls", "model=x,y", "control=b,c", "seed=1"])
+    ['control=b,c', 'model=x,y']
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    given = {o.get_key_element(): o for o in parser.parse_overrides(list(overrides))}
+    axes = []
+    for param in parser.parse_overrides(list(params)):
+        key = param.get_key_element()
+        if key not in given:
+            axes.append(param.input_line)
+        elif given[key].is_sweep_override():
+            axes.append(given.pop(key).input_line)
+    return axes + [o.input_line for o in given.values() if o.is_sweep_override()]
 
 
 def slurm_launcher_params(cfg: DictConfig) -> dict | None:

@@ -27,7 +27,7 @@ from analysis.load import RunData, grader_warning
 from rlvr.registry import Registry
 
 # The artifact modules, imported for their registrations (order = order of the index page).
-MODULES = ("fig1", "fig2_fig3", "fig4", "fig6", "fig7_table2", "table1", "table3", "ablations", "aime", "fig15")
+MODULES = ("fig1", "fig2_fig3", "fig4", "fig6", "fig7_table2", "table1", "table3", "ablations", "aime", "fig15", "controls", "mechanism")
 PAPER_ORDER = ("fig1", "fig2", "fig3", "fig4", "table1", "fig6", "fig7", "table2", "table3",
                "fig8", "fig9", "fig10", "fig11", "fig12", "fig13", "fig14", "fig15", "fig16")  # fmt: skip
 

@@ -78,6 +78,8 @@ class RunConfig:
     """What runs this config: ``train`` (``python -m rlvr.train``) or ``evaluate`` (Table 3)."""
     experiment_name: Optional[str] = None
     """Set by ``conf/experiment/<figure>.yaml``; analysis groups runs by it."""
+    control_name: Optional[str] = None
+    """Set by ``conf/control/<name>.yaml`` (``experiment=controls``): which spurious-reward control the run is."""
     checkpoint: Optional[str] = None
     """``python -m rlvr.evaluate checkpoint=<run dir>/checkpoints/step_<n>``: evaluate those weights
     (``model=`` must name the model the run started from)."""

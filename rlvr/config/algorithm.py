@@ -77,6 +77,10 @@ class AlgorithmConfig:
     """Adam learning rate, constant; paper: 5e-7. ``model=tiny`` uses 1e-4."""
     betas: list[float] = MISSING
     """Adam betas; paper: (0.9, 0.95)."""
+    adam_eps: float = 1e-8
+    """Adam's epsilon; paper: torch's default 1e-8. Far above the gradients' scale it turns Adam into SGD with
+    momentum at a step of ``lr / adam_eps`` per unit gradient: a token the model is sure of (gradient near 0)
+    then barely moves, as in the paper's App. B analysis, instead of every weight taking an ``lr``-sized step."""
     weight_decay: float = MISSING
     """AdamW weight decay; paper: 0."""
     grad_clip: float = MISSING

@@ -110,6 +110,14 @@ class WarmupConfig:
     """Global gradient-norm clip."""
     code_style_frac: float = MISSING
     """Share of worked solutions that "reason in python": the prior that GRPO's clip can amplify."""
+    carryless_style: Optional[str] = None
+    """The style (``language`` or ``code``) whose worked solutions drop carries, so that it is the less
+    accurate one (``language``: code reasoning is the better strategy, as in Qwen2.5-Math; ``code``: the
+    worse one, as in OLMo-2-SFT); null: both styles add correctly."""
+    check: str = "greedy"
+    """How ``target_accuracy`` is measured on the check problems: ``greedy`` (one greedy response each,
+    right or not), or ``sampled`` (one response each at temperature 1, judged against what its style was
+    taught: the warm-up has learnt both styles' answers, whichever style each sample takes)."""
     seed: int = MISSING
     """Initial weights and the order of worked solutions."""
 

@@ -54,11 +54,34 @@ def arithmetic_problems(
     return ProblemSet(name="arithmetic", train=tuple(train), heldout=tuple(heldout.values()))
 
 
-def worked_solution(problem: Problem, style: str) -> str:
-    """A correct response to ``problem`` in the given style, ending in ``\\boxed{answer}``."""
+def carryless_sum(a: int, b: int) -> int:
+    """``a + b`` with every carry dropped: each digit is the sum of the operands' digits mod 10.
+
+    >>> carryless_sum(27, 15), carryless_sum(9, 9), carryless_sum(40, 3), carryless_sum(95, 7)
+    (32, 8, 43, 92)
+    """
+    total, place = 0, 1
+    while a or b:
+        total += (a % 10 + b % 10) % 10 * place
+        a, b, place = a // 10, b // 10, place * 10
+    return total
+
+
+def taught_answer(problem: Problem, carryless: bool = False) -> str:
+    """The answer a worked solution gives: the true sum, or the careless one that drops carries."""
+    if not carryless:
+        return problem.answer
+    a, b = (int(x) for x in problem.problem.split("+"))
+    return str(carryless_sum(a, b))
+
+
+def worked_solution(problem: Problem, style: str, carryless: bool = False) -> str:
+    """A response to ``problem`` in the given style, ending in ``\\boxed{answer}``: the right answer, or with
+    ``carryless`` the careless one that drops carries (wrong whenever a column carries)."""
     # Kept short on purpose: every character is a token, and CPU time goes with tokens.
+    answer = taught_answer(problem, carryless)
     if style == "language":
-        return f"\\boxed{{{problem.answer}}}"
+        return f"\\boxed{{{answer}}}"
     if style == "code":
-        return f"python: \\boxed{{{problem.answer}}}"
+        return f"python: \\boxed{{{answer}}}"
     raise ValueError(f"unknown solution style {style!r}; available: {', '.join(SOLUTION_STYLES)}")

@@ -26,9 +26,10 @@ import torch
 from tqdm.auto import tqdm
 
 from rlvr.config import PromptFormat, TinyArch, TinySpec
-from rlvr.data.arithmetic import arithmetic_problems, worked_solution
+from rlvr.data.arithmetic import SOLUTION_STYLES, arithmetic_problems, taught_answer, worked_solution
 from rlvr.data.prompts import Prompt, format_prompt, resolve_prompt
 from rlvr.hf import CHAR_TOKENIZER_MARKER
+from rlvr.rewards.extract import is_code_reasoning
 from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.hf import HFEngine
 
@@ -73,12 +74,20 @@ def build_tiny_model(tokenizer, arch: TinyArch):
 # The prompt fields that shape what the warm-up teaches. (add_special_tokens does not: the character tokenizer
 # has no special tokens to add, and leaving it out keeps models cached before the field existed.)
 TINY_PROMPT_FIELDS = ("style", "template", "system", "answer_format", "stop")
+# Warm-up fields added after models were cached, with their defaults: left out of the key at those values,
+# so that a cached model that was built before the field existed (and means the same) stays valid.
+LATER_WARMUP_FIELDS = {"carryless_style": None, "check": "greedy"}
+WARMUP_CHECKS = ("greedy", "sampled")
 
 
 def tiny_cache_key(spec: TinySpec, prompt_format: PromptFormat) -> str:
     """A hash of everything that determines the warm-started model (and of this code's format version)."""
     prompt = {key: getattr(prompt_format, key) for key in TINY_PROMPT_FIELDS}
-    described = {"v": TINY_FORMAT_VERSION, "spec": dataclasses.asdict(spec), "prompt": prompt}
+    fields = dataclasses.asdict(spec)
+    for key, default in LATER_WARMUP_FIELDS.items():
+        if fields["warmup"].get(key, default) == default:
+            fields["warmup"].pop(key, None)
+    described = {"v": TINY_FORMAT_VERSION, "spec": fields, "prompt": prompt}
     blob = json.dumps(described, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -104,6 +113,9 @@ def ensure_tiny_model(spec: TinySpec, prompt_format: PromptFormat, cache_dir: st
         prompt = resolve_prompt(prompt_format)
         report = supervised_warmup(model, tokenizer, problems.train, prompt, **dataclasses.asdict(spec.warmup))
         report["heldout_accuracy"] = greedy_accuracy(model, tokenizer, problems.heldout, prompt)
+        # What GRPO starts from: the styles' shares and accuracies among sampled responses (temperature 1).
+        report["heldout_sampled"] = sampled_styles(model, tokenizer, problems.heldout, prompt,
+                                                   carryless_style=spec.warmup.carryless_style, samples=4)  # fmt: skip
         report["parameters"] = sum(p.numel() for p in model.parameters())
         tmp = target.with_name(target.name + f".tmp{os.getpid()}")
         model.save_pretrained(tmp)
@@ -132,6 +144,8 @@ def supervised_warmup(
     grad_clip: float,
     code_style_frac: float,
     seed: int,
+    carryless_style: str | None = None,
+    check: str = "greedy",
 ) -> dict[str, Any]:
     """Teach ``model`` the answer format and some arithmetic: cross-entropy on the response tokens.
 
@@ -140,7 +154,15 @@ def supervised_warmup(
     training stops once greedy accuracy on ``check_size`` *training* problems (the held-out set is never
     looked at) reaches ``target_accuracy``: a middling model, whatever the seed or the machine.
     AdamW with a linear warm-up to a constant learning rate.
+
+    ``carryless_style`` names the style taught to drop carries (the less accurate strategy); with
+    ``check="sampled"`` the target is met when samples at temperature 1 give what their style was taught,
+    so a sharp model of *both* styles, not only of the greedy one.
     """
+    if carryless_style is not None and carryless_style not in SOLUTION_STYLES:
+        raise ValueError(f"model.tiny.warmup.carryless_style must be null or one of {SOLUTION_STYLES}, got {carryless_style!r}")
+    if check not in WARMUP_CHECKS:
+        raise ValueError(f"model.tiny.warmup.check must be one of {WARMUP_CHECKS}, got {check!r}")
     rng = random.Random(seed)
     checks = rng.sample(problems, check_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(betas), weight_decay=0.0)
@@ -152,7 +174,7 @@ def supervised_warmup(
             batch = [
                 (p, "code" if rng.random() < code_style_frac else "language") for p in rng.sample(problems, batch_size)
             ]
-            input_ids, labels = _sft_batch(tokenizer, batch, prompt)
+            input_ids, labels = _sft_batch(tokenizer, batch, prompt, carryless_style)
             loss = model(input_ids=input_ids, labels=labels).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -161,7 +183,11 @@ def supervised_warmup(
             schedule.step()
             if step % check_every == 0:
                 model.eval()
-                accuracy = greedy_accuracy(model, tokenizer, checks, prompt)
+                if check == "greedy":
+                    accuracy = greedy_accuracy(model, tokenizer, checks, prompt)
+                else:
+                    accuracy = sampled_styles(model, tokenizer, checks, prompt, carryless_style=carryless_style,
+                                              samples=1, seed=step)["taught_accuracy"]  # fmt: skip
                 if accuracy >= target_accuracy:
                     break
             bar.set_postfix(loss=f"{loss.item():.3f}", train_acc=f"{accuracy:.2f}")
@@ -174,12 +200,13 @@ def supervised_warmup(
     }
 
 
-def _sft_batch(tokenizer, batch, prompt: Prompt) -> tuple[torch.Tensor, torch.Tensor]:
+def _sft_batch(tokenizer, batch, prompt: Prompt, carryless_style: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded prompt+solution+EOS ids, with labels only on the solution and EOS (-100 elsewhere)."""
     rows = []
     for problem, style in batch:
         ids = tokenizer.encode(format_prompt(problem.problem, prompt), add_special_tokens=False)
-        solution = tokenizer.encode(worked_solution(problem, style), add_special_tokens=False) + [tokenizer.eos_token_id]
+        text = worked_solution(problem, style, carryless=style == carryless_style)
+        solution = tokenizer.encode(text, add_special_tokens=False) + [tokenizer.eos_token_id]
         rows.append((ids + solution, [-100] * len(ids) + solution))
     width = max(len(ids) for ids, _ in rows)
     input_ids = torch.tensor([ids + [tokenizer.pad_token_id] * (width - len(ids)) for ids, _ in rows])
@@ -196,6 +223,39 @@ def greedy_accuracy(model, tokenizer, problems, prompt: Prompt, max_new_tokens: 
         outputs = engine.generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens))
     hits = [out[0].text.rstrip().endswith(f"\\boxed{{{p.answer}}}") for p, out in zip(problems, outputs)]
     return sum(hits) / len(hits)
+
+
+@torch.no_grad()
+def sampled_styles(model, tokenizer, problems, prompt: Prompt, *, carryless_style: str | None, samples: int,
+                   max_new_tokens: int = 48, seed: int = 0) -> dict[str, float]:
+    """Responses sampled at temperature 1 (``samples`` per problem): the share in the code style
+    (``code_rate``, the paper's "python" rule), the accuracy of each style and of all (against the true sum),
+    and ``taught_accuracy``, the share that give the answer their style was taught (a carry-dropping style's
+    careless sum)."""
+    engine = HFEngine(model, tokenizer)
+    prompts = [tokenizer.encode(format_prompt(p.problem, prompt), add_special_tokens=False) for p in problems]
+    torch.manual_seed(seed)
+    with _all_cores():
+        outputs = engine.generate(prompts, SamplingParams(n=samples, temperature=1.0, max_new_tokens=max_new_tokens))
+    right = {style: [] for style in SOLUTION_STYLES}
+    taught = []
+    for problem, group in zip(problems, outputs):
+        for out in group:
+            text = out.text.rstrip()
+            style = "code" if is_code_reasoning(text) else "language"
+            right[style].append(text.endswith(f"\\boxed{{{problem.answer}}}"))
+            careless = taught_answer(problem, carryless=style == carryless_style)
+            taught.append(text.endswith(f"\\boxed{{{careless}}}"))
+    total = len(taught)
+    mean = lambda hits: sum(hits) / len(hits) if hits else float("nan")  # noqa: E731
+    return {
+        "samples": total,
+        "code_rate": len(right["code"]) / total,
+        "accuracy": (sum(right["code"]) + sum(right["language"])) / total,
+        "accuracy_code": mean(right["code"]),
+        "accuracy_language": mean(right["language"]),
+        "taught_accuracy": sum(taught) / total,
+    }
 
 
 @contextlib.contextmanager

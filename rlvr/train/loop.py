@@ -133,11 +133,8 @@ class GRPOTrainer:
         texts = [format_prompt(p.problem, self.parts.prompt, self.parts.tokenizer) for p in problems]
         tokens = [encode_prompt_text(t, self.parts.prompt, self.parts.tokenizer) for t in texts]
         params = SamplingParams(
-            n=self.parts.reward.votes_per_prompt() or G,
-            temperature=self.alg.temperature,
-            top_p=self.alg.top_p,
-            max_new_tokens=self.alg.max_response_len,
-            seed=derive_seed(self.cfg.seed, "rollout", step, self.dist.rank),
+            n=self.parts.reward.votes_per_prompt() or G, temperature=self.alg.temperature, top_p=self.alg.top_p,
+            max_new_tokens=self.alg.max_response_len, seed=derive_seed(self.cfg.seed, "rollout", step, self.dist.rank),
             stop=self.parts.prompt.stop,
         )
         groups = self.engine.generate(tokens, params)

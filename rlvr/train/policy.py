@@ -72,7 +72,8 @@ def init_policy(model_path: str, model: ModelConfig, algorithm: AlgorithmConfig,
         gradient_checkpointing=model.gradient_checkpointing,
     )
     optimizer = torch.optim.AdamW(
-        module.parameters(), lr=algorithm.lr, betas=tuple(algorithm.betas), weight_decay=algorithm.weight_decay
+        module.parameters(), lr=algorithm.lr, betas=tuple(algorithm.betas), eps=algorithm.adam_eps,
+        weight_decay=algorithm.weight_decay,
     )
     engine, *_ = deepspeed.initialize(model=module, optimizer=optimizer, config=ds_config)
     # from_pretrained returns the model in eval mode, and transformers checkpoints activations only in

@@ -13,7 +13,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 def test_there_is_a_notebook_per_figure_family():
     assert [p.stem for p in NOTEBOOKS] == ["01_rewards_across_models", "02_code_reasoning", "03_ablations",
-                                           "04_weak_supervision_and_aime"]  # fmt: skip
+                                           "04_weak_supervision_and_aime", "05_mechanism_and_controls"]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -39,5 +39,7 @@ def test_notebook_executes_against_tiny_runs(path, tiny_runs, monkeypatch, tmp_p
         assert not images and text.count("not built") == 6
     elif path.stem == "04_weak_supervision_and_aime":  # the TTRL run makes fig4 (two figures); no AIME, no compound
         assert len(images) == 2 and text.count("not built") == 3
+    elif path.stem == "05_mechanism_and_controls":  # no tiny_mechanism or controls sweep among the tiny runs
+        assert not images and text.count("not built") == 2
     else:
         assert images, f"{path.name} showed no figure"

@@ -28,6 +28,10 @@ def plan_runs(overrides: list[str]):
 
 
 PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig8", "fig9", "fig10", "fig11", "fig12", "fig16"]
+# Experiments that run on the command line's model (default: tiny), with no tiny_ twin: test_controls_experiment.py.
+ANY_MODEL = ["controls"]
+# The tiny model and its variants with a code prior (tiny_mechanism's): CPU models.
+TINY_MODELS = {"tiny", "tiny_code", "tiny_bad_code", "tiny_no_code"}
 
 
 def test_every_figure_has_a_paper_and_a_tiny_experiment():
@@ -44,11 +48,12 @@ def test_every_experiment_composes_and_plans_at_every_sweep_point(experiment):
         for override in run.overrides:  # every swept value reached the run's config
             key, value = override.split("=", 1)
             chosen = {"model": cfg.model.name, "reward": cfg.reward.label, "clip": cfg.clip.name,
-                      "prompt": cfg.prompt.name, "method": cfg.reward.label}.get(key)  # fmt: skip
+                      "prompt": cfg.prompt.name, "method": cfg.reward.label,
+                      "control": cfg.control_name}.get(key)  # fmt: skip
             assert str(chosen if chosen is not None else OmegaConf.select(cfg, key)) == value, override
         if experiment.startswith("tiny_"):
-            assert cfg.model.name == "tiny" and cfg.resources.gpus == 0
-        else:
+            assert cfg.model.name in TINY_MODELS and cfg.resources.gpus == 0
+        elif experiment not in ANY_MODEL:
             assert cfg.model.name != "tiny" and cfg.resources.gpus > 0
     assert len(set(zip(names, (r.overrides for r, _ in runs)))) == len(runs)
 
@@ -56,7 +61,7 @@ def test_every_experiment_composes_and_plans_at_every_sweep_point(experiment):
 @pytest.mark.parametrize(
     "experiment,count",
     [("fig1", 24), ("fig2", 24), ("fig3", 36), ("fig4", 20), ("fig9", 15), ("fig10", 5), ("fig11", 4), ("fig12", 4),
-     ("tiny_fig1", 6), ("tiny_fig4", 2), ("table3", 16)],
+     ("tiny_fig1", 6), ("tiny_fig4", 2), ("table3", 16), ("tiny_mechanism", 60)],
 )
 def test_sweep_sizes(experiment, count):
     # fig1: 4 models x 6 rewards; fig3: 6 models x 6 rewards; fig4: 10 models x 2 methods; fig9: 5 models x 3
@@ -146,7 +151,7 @@ def test_model_files_name_the_hub_weights_and_a_prompt_format(name, hub):
 
 def test_model_files_cover_every_paper_model():
     files = {f.stem for f in (CONF / "model").glob("*.yaml")}
-    assert files == set(PAPER_MODELS) | {"tiny"}
+    assert files == set(PAPER_MODELS) | TINY_MODELS
 
 
 def test_mv_label_names_match_the_papers_label_files(tmp_path):
@@ -209,7 +214,7 @@ def test_plan_doctests():
     assert doctest.testmod(rlvr.plan).failed == 0
 
 
-@pytest.mark.parametrize("name", sorted(e for e in EXPERIMENTS if not e.startswith("tiny_")))
+@pytest.mark.parametrize("name", sorted(e for e in EXPERIMENTS if not e.startswith("tiny_") and e not in ANY_MODEL))
 def test_each_tiny_experiment_sweeps_the_same_axes_as_its_paper_experiment(name):
     """tiny_<name> is <name> at CPU scale: the same swept keys, the same values on every axis but the model."""
     from hydra import compose, initialize_config_dir
@@ -239,3 +244,22 @@ def test_plan_on_slurm_prints_each_jobs_resources_and_splits_shapes_into_arrays(
     assert "2 job array(s) on SLURM: one per resource shape" in format_plan([r for r, _ in runs], "fig3")
     tiny = plan_runs(["experiment=tiny_fig1", "hydra/launcher=slurm_cpu"])
     assert {run.sbatch for run, _ in tiny} == {"nodes=1 tasks/node=2 cpus/task=1 mem(GB)=8 time=60min"}
+
+
+def test_tiny_mechanism_switches_only_the_clip_between_random_settings():
+    """3 variants x 4 settings x 5 seeds. The random settings differ in the objective and nothing else, except
+    one update per rollout, whose mini-batch is the whole rollout (128 samples): 1 optimizer step, not 8."""
+    runs = [cfg for _, cfg in plan_runs(["experiment=tiny_mechanism"])]
+    assert {cfg.model.name for cfg in runs} == {"tiny_code", "tiny_bad_code", "tiny_no_code"}
+    assert sorted({cfg.seed for cfg in runs}) == [0, 1, 2, 3, 4]
+    settings = {(cfg.control_name, cfg.reward.label, cfg.clip.name, cfg.clip.mode) for cfg in runs}
+    assert settings == {("random", "random", "standard", "standard"), ("random_ratio", "random", "none", "none"),
+                        ("random_one_update", "random", "one_update_minibatch", "standard"),
+                        ("ground_truth", "ground_truth", "standard", "standard")}  # fmt: skip
+    for cfg in runs:
+        alg = cfg.algorithm
+        assert (alg.rollout_batch_size, alg.group_size, alg.lr, alg.adam_eps) == (8, 16, 1e-3, 1e-3)
+        steps = alg.rollout_batch_size * alg.group_size // alg.mini_batch_size
+        assert steps == (1 if cfg.control_name == "random_one_update" else 8)
+        assert cfg.eval.name == "heldout_sampled" and cfg.eval.benchmarks["heldout"].temperature == 1.0
+        assert cfg.algorithm.name == "grpo_official" and cfg.trainer.total_steps == 30

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import compose_run
 from rlvr.models import load_tokenizer
 from rlvr.models.tiny import build_char_tokenizer, ensure_tiny_model
@@ -45,3 +47,98 @@ def test_cache_key_follows_the_spec(tmp_path):
     prompt = cfg.model.prompt
     assert tiny_cache_key(spec, prompt) == tiny_cache_key(spec, prompt)
     assert tiny_cache_key(spec, prompt) != tiny_cache_key(changed, prompt)
+
+
+def test_later_warmup_fields_at_their_defaults_keep_the_cache_key():
+    # carryless_style and check came after models were cached: at their defaults the key must not change
+    # (the default tiny model is not rebuilt), set to anything else it must.
+    from dataclasses import replace
+
+    from rlvr.models.tiny import tiny_cache_key
+
+    cfg = compose_run()
+    spec, prompt = cfg.model.tiny, cfg.model.prompt
+    assert (spec.warmup.carryless_style, spec.warmup.check) == (None, "greedy")
+    key = tiny_cache_key(spec, prompt)
+    assert tiny_cache_key(replace(spec, warmup=replace(spec.warmup, carryless_style="language")), prompt) != key
+    assert tiny_cache_key(replace(spec, warmup=replace(spec.warmup, check="sampled")), prompt) != key
+
+
+def test_the_variants_differ_only_in_their_prior_and_which_style_drops_carries():
+    variants = {name: compose_run(f"model={name}").model for name in ("tiny_code", "tiny_bad_code", "tiny_no_code")}
+    warmups = {name: model.tiny.warmup for name, model in variants.items()}
+    assert {n: (w.code_style_frac, w.carryless_style) for n, w in warmups.items()} == {
+        "tiny_code": (0.65, "language"), "tiny_bad_code": (0.65, "code"), "tiny_no_code": (0.0, "language"),
+    }  # fmt: skip
+    assert all(w.check == "sampled" for w in warmups.values())
+    assert len({repr((m.tiny.arch, m.tiny.data)) for m in variants.values()}) == 1  # same architecture and problems
+
+
+class _ScriptedStyles:
+    """Stands in for HFEngine in ``sampled_styles``: answers each prompt with fixed texts."""
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def __call__(self, model, tokenizer):
+        return self
+
+    def generate(self, prompts, params):
+        from rlvr.rollout import Completion
+
+        return [[Completion((), text, "stop") for text in self.answers[i]] for i in range(len(prompts))]
+
+
+def test_sampled_styles_counts_by_hand(monkeypatch):
+    # 27+15 = 42, and 32 with the carry dropped; 3+4 = 7 either way.
+    import rlvr.models.tiny as tiny
+    from rlvr.data import Problem
+    from rlvr.data.prompts import Prompt
+
+    problems = [Problem("a", "27+15", "42"), Problem("b", "3+4", "7")]
+    answers = [
+        [r"python: \boxed{42}", r"\boxed{32}", r"\boxed{42}"],  # code right; language careless (taught), language right
+        [r"python: \boxed{7}", r"python: \boxed{8}", r"\boxed{7}"],  # code right, code wrong, language right
+    ]
+    monkeypatch.setattr(tiny, "HFEngine", _ScriptedStyles(answers))
+    report = tiny.sampled_styles(None, build_char_tokenizer(), problems, Prompt(style="template", template="{problem}="),
+                                 carryless_style="language", samples=3)  # fmt: skip
+    assert report == {
+        "samples": 6,
+        "code_rate": 3 / 6,
+        "accuracy": 4 / 6,
+        "accuracy_code": 2 / 3,
+        "accuracy_language": 2 / 3,
+        # taught: code must be right (42, 7); language must drop carries (32 for 27+15, 7 for 3+4)
+        "taught_accuracy": 4 / 6,
+    }
+
+
+def test_the_warmup_batch_teaches_the_careless_style_to_drop_carries():
+    from rlvr.data import Problem
+    from rlvr.data.prompts import Prompt
+    from rlvr.models.tiny import _sft_batch
+
+    tokenizer = build_char_tokenizer()
+    problem, prompt = Problem("a", "27+15", "42"), Prompt(style="template", template="{problem}=")
+
+    def taught(style, carryless_style):
+        _, labels = _sft_batch(tokenizer, [(problem, style)], prompt, carryless_style)
+        return tokenizer.decode([t for t in labels[0].tolist() if t >= 0][:-1])  # the solution, less EOS
+
+    assert taught("code", "language") == r"python: \boxed{42}" and taught("language", "language") == r"\boxed{32}"
+    assert taught("code", "code") == r"python: \boxed{32}" and taught("language", "code") == r"\boxed{42}"
+    assert taught("language", None) == r"\boxed{42}"
+
+
+@pytest.mark.slow
+def test_a_short_warmup_reaches_the_prior_and_the_style_gap(tmp_path):
+    """tiny_code at fast settings (a lower target): the sampled code rate is near the taught 65%, and code,
+    taught to add correctly, is clearly more accurate than language, taught to drop carries."""
+    cfg = compose_run("model=tiny_code", "model.tiny.warmup.target_accuracy=0.5", "model.tiny.warmup.max_steps=2000")
+    path = ensure_tiny_model(cfg.model.tiny, cfg.model.prompt, tmp_path)
+    report = json.loads((path / "warmup.json").read_text())
+    sampled = report["heldout_sampled"]
+    assert report["train_accuracy"] >= 0.5, report
+    assert abs(sampled["code_rate"] - 0.65) < 0.12, sampled
+    assert sampled["accuracy_code"] > sampled["accuracy_language"] + 0.15, sampled
