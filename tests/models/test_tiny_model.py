@@ -131,14 +131,23 @@ def test_the_warmup_batch_teaches_the_careless_style_to_drop_carries():
     assert taught("language", None) == r"\boxed{42}"
 
 
+# Fast settings for the variants' warm-up: a smaller model on one-digit additions (45 of the 100 carry).
+FAST_WARMUP = ["model.tiny.arch.hidden_size=64", "model.tiny.arch.intermediate_size=256",
+               "model.tiny.arch.num_hidden_layers=2", "model.tiny.data.max_digits=1", "model.tiny.data.heldout_size=20",
+               "model.tiny.warmup.check_size=60", "model.tiny.warmup.target_accuracy=0.9",
+               "model.tiny.warmup.max_steps=1500"]  # fmt: skip
+
+
 @pytest.mark.slow
-def test_a_short_warmup_reaches_the_prior_and_the_style_gap(tmp_path):
-    """tiny_code at fast settings (a lower target): the sampled code rate is near the taught 65%, and code,
-    taught to add correctly, is clearly more accurate than language, taught to drop carries."""
-    cfg = compose_run("model=tiny_code", "model.tiny.warmup.target_accuracy=0.5", "model.tiny.warmup.max_steps=2000")
+@pytest.mark.parametrize("variant, better", [("tiny_code", "code"), ("tiny_bad_code", "language")])
+def test_a_fast_warmup_reaches_the_prior_and_the_style_gap(tmp_path, variant, better):
+    """The sampled code rate is near the taught 65%, and the style taught to add correctly is clearly the more
+    accurate one (the other drops carries: right on the 55 of 100 one-digit sums without one)."""
+    cfg = compose_run(f"model={variant}", *FAST_WARMUP)
     path = ensure_tiny_model(cfg.model.tiny, cfg.model.prompt, tmp_path)
     report = json.loads((path / "warmup.json").read_text())
     sampled = report["heldout_sampled"]
-    assert report["train_accuracy"] >= 0.5, report
-    assert abs(sampled["code_rate"] - 0.65) < 0.12, sampled
-    assert sampled["accuracy_code"] > sampled["accuracy_language"] + 0.15, sampled
+    assert report["train_accuracy"] >= 0.9, report
+    assert abs(sampled["code_rate"] - 0.65) < 0.15, sampled
+    worse = "language" if better == "code" else "code"
+    assert sampled[f"accuracy_{better}"] > sampled[f"accuracy_{worse}"] + 0.2, sampled
