@@ -85,7 +85,8 @@ PidFile=/run/slurmdbd.pid"
   if write_if_changed /etc/slurm/slurmdbd.conf 0600 "$dbd" || ! running slurmdbd; then
     stop_daemon slurmdbd; start_daemon slurmdbd /usr/sbin/slurmdbd -D
   fi
-  wait_for 60 slurmdbd sacctmgr -n show cluster
+  # its port, not sacctmgr: sacctmgr reads slurm.conf, which a first start has not written yet
+  wait_for 60 slurmdbd bash -c '</dev/tcp/127.0.0.1/6819'
 
   # the cluster: this machine is the controller and the one node
   local conf="# written by slurm/local-cluster.sh: a one-node cluster for tests
