@@ -9,7 +9,7 @@ from rlvr.config import LabelConfig
 from rlvr.data import Problem
 from rlvr.data.majority_vote import label_problems
 from rlvr.rewards import voting as voting_module
-from rlvr.rewards.voting import cluster_equivalent, majority, vote_counts
+from rlvr.rewards.voting import cluster_answers, majority, vote_counts
 from rlvr.data.prompts import Prompt
 
 
@@ -21,9 +21,9 @@ def test_equivalent_spellings_pool_their_votes_and_beat_a_plurality():
     # "1/2" (2) and "0.5" (2) are the same answer: 4 votes, beating "7" (3) which a string count picks.
     votes = [[("7", 3), ("1/2", 2), ("0.5", 2)]]
     same = lambda preds, golds: [float(eval(p)) == float(eval(g)) for p, g in zip(preds, golds)]  # noqa: E731
-    groups = cluster_equivalent(votes, same)
-    assert groups == [[("7", 3), ("1/2", 4)]]
-    assert majority(groups[0]) == ("1/2", 4)
+    groups = cluster_answers(votes, same)
+    assert [[(c.answer, c.votes) for c in g] for g in groups] == [[("7", 3), ("1/2", 4)]]
+    assert (majority(groups[0]).answer, majority(groups[0]).votes) == ("1/2", 4)
 
 
 def test_label_problems_with_math_verify_equivalence():

@@ -24,7 +24,7 @@ from rlvr.data.problems import Problem
 from rlvr.data.prompts import Prompt, encode_prompt
 from rlvr.rewards import grade_answers
 from rlvr.rewards.extract import extract_answer
-from rlvr.rewards.voting import cluster_equivalent, majority, vote_counts
+from rlvr.rewards.voting import cluster_answers, majority, vote_counts
 from rlvr.rollout import SamplingParams
 
 
@@ -68,13 +68,13 @@ def label_problems(
     def same_answer(preds: list[str], golds: list[str]) -> list[bool]:
         return grade_answers(preds, golds).correct
 
-    clusters = cluster_equivalent(votes, same_answer)
+    clusters = cluster_answers(votes, same_answer)
     rows = []
     for problem, groups, n_answered in zip(unique, clusters, answered):
         top = majority(groups)
         if top is None:
             continue
-        label, count = top
+        label, count = top.answer, top.votes
         rows.append(
             {
                 "id": problem.id,

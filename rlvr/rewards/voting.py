@@ -76,17 +76,10 @@ def cluster_answers(problems_votes: Sequence[Sequence[tuple[str, int]]], same: S
     return [[Cluster(rep, count, frozenset(spellings)) for rep, count, spellings in c] for c in clusters]
 
 
-def cluster_equivalent(problems_votes: Sequence[Sequence[tuple[str, int]]], same: SameAnswer) -> list[list[tuple[str, int]]]:
-    """``cluster_answers`` as (representative, votes) pairs."""
-    return [[(c.answer, c.votes) for c in clusters] for clusters in cluster_answers(problems_votes, same)]
+def majority(clusters: Sequence[Cluster]) -> Cluster | None:
+    """The cluster with the most votes, ties to the first; None when there are none.
 
-
-def majority(clusters: Sequence) -> object | None:
-    """The cluster with the most votes, ties to the first; None when there are none. Takes ``Cluster``s or
-    (answer, votes) pairs.
-
-    >>> majority([("3", 2), ("5", 2)]), majority([])
-    (('3', 2), None)
+    >>> majority([Cluster("3", 2, frozenset({"3"})), Cluster("5", 2, frozenset({"5"}))]).answer, majority([])
+    ('3', None)
     """
-    votes = (lambda c: c.votes) if clusters and isinstance(clusters[0], Cluster) else (lambda c: c[1])
-    return max(clusters, key=votes) if clusters else None  # max keeps the first of equal keys
+    return max(clusters, key=lambda c: c.votes) if clusters else None  # max keeps the first of equal keys
