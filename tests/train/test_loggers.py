@@ -119,6 +119,11 @@ def key_of(item) -> str:
 def offline_attempts(run_dir: Path) -> list[dict]:
     """Per attempt (one offline-run folder each, in the order wandb started them): the run record's id,
     config, tags, group and name, and the history rows ``{step: {metric: value}}``."""
+    import wandb
+
+    # wandb's service process writes the files; `finish()` returns before it has flushed them (under load CI
+    # read a file holding its header only). Teardown stops the service once everything is written.
+    wandb.teardown()
     attempts = []
     for path in sorted(run_dir.glob("wandb/offline-run-*/run-*.wandb")):
         attempt = {"history": {}}
@@ -135,6 +140,7 @@ def offline_attempts(run_dir: Path) -> list[dict]:
                 step = row.pop("_step")
                 assert step not in attempt["history"], f"step {step} twice in one attempt"
                 attempt["history"][step] = {k: v for k, v in row.items() if not k.startswith("_")}
+        assert "started" in attempt, f"{path}: no run record"
         attempts.append(attempt)
     # Folder names hold the start time to the second only, then the id: two attempts started within a
     # second would sort by id.
