@@ -24,7 +24,7 @@ from rlvr.data import Problem, ProblemSet
 from rlvr.data.majority_vote import label_problems, write_labels
 from rlvr.data.prompts import Prompt, encode_prompt, resolve_prompt
 from rlvr.evaluate import Benchmark, load_benchmarks
-from rlvr.hf import load_tokenizer
+from rlvr.hf import load_tokenizer, torch_dtype
 from rlvr.logs import third_party_output_to_log
 from rlvr.models import resolve_model_path
 from rlvr.outputs import run_meta
@@ -38,7 +38,7 @@ from rlvr.train.parts import TrainingParts
 from rlvr.train.plan import StepPlan
 from rlvr.train.policy import count_parameters, init_policy, load_reference
 from rlvr.train.resume import Attempt, ResumeError, config_hash
-from rlvr.train.rundir import RunDir
+from rlvr.train.rundir import RunDir, check_free_space, check_writable, run_disk_bytes
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ def build_training(
     """The parts of a training run; with ``resume_from``, the policy, optimizer and random states of that
     step's checkpoint in ``run_path`` (``rlvr.train.resume.resume_point`` says which, and checks it may)."""
     config_yaml = to_yaml(cfg)
+    check_writable(run_path, dist.rank)  # before minutes of loading
     model_path = resolve_model_path(cfg.model, cfg.paths.cache_dir)  # builds the tiny model once
     tokenizer, engine = build_rollout(cfg, model_path, str(dist.device))
     # After the engine: vLLM seeds the global random states with its own seed, the same on every rank.
@@ -82,6 +83,8 @@ def build_training(
         start = None if resume_from is None else checkpoint.load(policy, Path(run_path), resume_from)
     if start is not None and start.config_hash != config_hash(config_yaml):
         raise ResumeError(f"the checkpoint of step {start.step} in {run_path} was written by another config")
+    parameters, dtype_bytes = count_parameters(policy.module), torch_dtype(cfg.model.dtype).itemsize
+    check_free_space(run_path, run_disk_bytes(parameters, dtype_bytes, cfg.trainer, start_step=resume_from or 0))
     reward = build_reward(cfg)
     prompt = resolve_prompt(cfg.model.prompt, cfg.prompt)
     data = build_data(cfg, engine=engine, tokenizer=tokenizer, prompt=prompt, is_main=dist.is_main)

@@ -103,3 +103,34 @@ def run_module(args: list[str], *, cwd: Path = REPO, timeout: int = 600, env: di
 def train_cmd(tmp_path):
     """``python -m rlvr.train`` with outputs under tmp_path; returns (command prefix, output root)."""
     return [sys.executable, "-m", "rlvr.train", f"paths.output_root={tmp_path}"], tmp_path
+
+
+WORLD_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+@pytest.fixture(scope="session")
+def _world_of_one():
+    """One process group for every test that trains in-process: DeepSpeed keeps the process groups it first
+    saw, so a second world in the same process would hand it destroyed ones. Returns the group and the
+    environment variables that describe it, which are removed from the environment again at once, so that
+    no subprocess a later test starts (``python -m rlvr.train`` would join this world) inherits them."""
+    import torch
+
+    from rlvr.train import distributed as D
+
+    saved = {key: os.environ.pop(key) for key in WORLD_VARIABLES if key in os.environ}
+    dist = D.setup_distributed("cpu")  # sets the variables of a world of one
+    variables = {key: os.environ.pop(key) for key in WORLD_VARIABLES if key in os.environ}
+    os.environ.update(saved)
+    yield dist, variables
+    torch.distributed.destroy_process_group()
+
+
+@pytest.fixture
+def world(_world_of_one, monkeypatch):
+    """The in-process world of one, with its environment variables set for the test (DeepSpeed's ZeRO-3
+    model loading reads ``LOCAL_RANK``)."""
+    dist, variables = _world_of_one
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value)
+    return dist

@@ -71,6 +71,9 @@ class TrainerConfig:
     """DeepSpeed ZeRO stage; 3 partitions weights, gradients and optimizer state over the ranks."""
     micro_batch_size: int = MISSING
     """Samples per forward/backward on each process; micro-batches accumulate to a mini-batch."""
+    logprob_chunk_tokens: int = MISSING
+    """Response tokens whose full-vocabulary logits exist at once when log-probs are computed: bounds that
+    memory by a chunk whatever the response length (``rlvr.train.batch.chunked_token_logprobs``)."""
     total_steps: int = MISSING
     """GRPO steps; the paper's figures: 300 (``conf/experiment/base/paper.yaml``)."""
     checkpoint_every: int = MISSING
@@ -83,3 +86,10 @@ class TrainerConfig:
     existing run directory is an error); ``must``: fail unless there is a checkpoint to resume from."""
     keep_last: int = MISSING
     """Full-state checkpoints (optimizer, RNG) kept; older ones keep only their HF weights for evaluation."""
+    max_consecutive_nonfinite: int = MISSING
+    """Optimizer steps in a row whose loss or gradient norm is not finite (each one is skipped, on every
+    rank, leaving weights and optimizer state as they were: ``rlvr.train.nonfinite``) after which the run
+    stops with a checkpoint of the last finite weights. At least 1."""
+    min_free_gb: float = MISSING
+    """Free space the run directory's disk must keep beyond the checkpoints the run will write (logs,
+    rollouts, evaluation records), checked at start with them (``rlvr.train.rundir.check_run_dir``)."""

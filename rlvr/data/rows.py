@@ -7,9 +7,10 @@ The paper's DeepScaleR files, MATH-500 from the hub and a majority-vote label fi
   ``fields`` names other columns.
 - answers and ids are text: ``7`` becomes ``"7"``, an integral float ``142.0`` becomes ``"142"``;
   text is kept as written (AMC's ``"142.0"`` stays, the grader reads it as 142).
-- a row without a problem or an answer is never turned into a ``Problem``: it is an error that
-  names the file, the row and its id, or with ``on_bad_row="skip"`` it is dropped, counted and
-  logged (majority-vote files have empty labels where no sample boxed an answer).
+- a row without a problem or an answer, or with a cell that is not text or a number (a list, an object,
+  bytes) or not valid Unicode (a lone surrogate from a JSON escape), is never turned into a ``Problem``:
+  it is an error that names the file, the row and its id, or with ``on_bad_row="skip"`` it is dropped,
+  counted and logged (majority-vote files have empty labels where no sample boxed an answer).
 """
 
 from __future__ import annotations
@@ -127,9 +128,35 @@ class BadRow:
         return f"row {self.index}{ident}: {self.fault}"
 
 
+def _cell_fault(name: str, value: Any) -> str | None:
+    """What makes a cell unusable as text: a type that is neither text nor a number (a list, an object, bytes),
+    or a lone surrogate (a JSON escape such as ``\\ud800``: no tokenizer can encode it); None if it is fine.
+
+    >>> _cell_fault("answer", ["7"]), _cell_fault("problem", "x\\ud800y"), _cell_fault("answer", 7)
+    ('answer is a list, not text or a number', 'problem is not valid Unicode: a lone surrogate at character 1', None)
+    """
+    if value is None or isinstance(value, numbers.Number):
+        return None
+    if not isinstance(value, str):
+        return f"{name} is a {type(value).__name__}, not text or a number"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"{name} is not valid Unicode: a lone surrogate at character {e.start}"
+    return None
+
+
 def _row_problem(row: Mapping[str, Any], index: int, columns: Columns) -> Problem | BadRow:
     """One row as a ``Problem``, or what makes it unusable."""
+    fault = None if columns.id is None else _cell_fault("id", row.get(columns.id))
+    if fault is not None:
+        return BadRow(index, None, fault)
     ident = str(index) if columns.id is None else as_text(row.get(columns.id))
+    for name in ("problem", "answer", "solution"):
+        column = getattr(columns, name)
+        fault = None if column is None else _cell_fault(name, row.get(column))
+        if fault is not None:
+            return BadRow(index, ident, fault)
     problem = as_text(row.get(columns.problem))
     if columns.solution is not None:
         solution = as_text(row.get(columns.solution))

@@ -68,39 +68,91 @@ def read_table(source: PathLike, *, split: str | None = None, format: str = "aut
     if not path.is_file():
         raise FileNotFoundError(_missing_file_message(path))
     if kind == "parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as e:  # truncated, or not parquet at all
+            raise DataError(f"{path} is not a readable parquet file: {e}") from None
         return Table(str(path), tuple(table.column_names), table.to_pylist())
     rows = _read_json(path) if kind == "json" else _read_jsonl(path)
     return Table(str(path), _columns_of(rows), rows)
 
 
+def _read_text(path: Path) -> str:
+    """The file as text; bytes that are not UTF-8 are an error naming the line, column and byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        text = data.decode("utf-8", "surrogateescape")  # the same characters up to the bad byte
+        row = _row_at(text, len(data[: e.start].decode("utf-8", "surrogateescape")))
+        where = "" if row is None else f" (in row {row})"
+        raise DataError(
+            f"{path} is not UTF-8 text: byte 0x{data[e.start]:02x} at line {line} column {column}{where}; "
+            "re-encode the file as UTF-8"
+        ) from None
+
+
 def _read_json(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        try:
-            rows = json.load(f)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path} is not valid JSON: {e}") from None
-    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise DataError(f"{path}: expected a JSON list of row objects, got {type(rows).__name__}"
-                        f"{'' if not isinstance(rows, list) else ' with non-object items'}")
+    text = _read_text(path)
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as e:
+        row = _row_at(text, e.pos)
+        where = "" if row is None else f" in row {row}"
+        raise DataError(f"{path} is not valid JSON{where}: {e} (a truncated or hand-edited file?)") from None
+    if not isinstance(rows, list):
+        raise DataError(f"{path}: expected a JSON list of row objects, got {type(rows).__name__}")
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise DataError(f"{path} row {index}: expected a JSON object, got {type(row).__name__}: {str(row)[:80]}")
     return rows
+
+
+def _row_at(text: str, pos: int) -> int | None:
+    """Which item of a JSON list ``text`` position ``pos`` falls in (0-based), counting the items that parse
+    before it; None when the text is not a list.
+
+    >>> _row_at('[{"a": 1}, {"a": 2}, {"a": ', 25), _row_at('{"a": 1}', 3)
+    (2, None)
+    """
+    decoder, i = json.JSONDecoder(), _skip_space(text, 0)
+    if not text.startswith("[", i):
+        return None
+    row, i = 0, i + 1
+    while True:
+        try:
+            _, end = decoder.raw_decode(text, _skip_space(text, i))
+        except json.JSONDecodeError:
+            return row
+        i = _skip_space(text, end)
+        if end > pos or not text.startswith(",", i):
+            return row
+        row, i = row + 1, i + 1
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t\r\n":
+        i += 1
+    return i
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path} line {line_no} is not valid JSON: {e}") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path} line {line_no}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
+    for line_no, line in enumerate(_read_text(path).split("\n"), start=1):  # not splitlines: U+2028 is text
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path} line {line_no} is not valid JSON: {e} (a truncated or hand-edited file?)") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path} line {line_no}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
     return rows
 
 

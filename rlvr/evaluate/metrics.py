@@ -73,7 +73,9 @@ def summarize(records: Iterable[Mapping[str, Any]], pass_k: Sequence[int] = (1,)
       ``accuracy_code`` / ``accuracy_no_code``: the accuracy of those responses and of the others
       (NaN when there are none).
     - ``parse_failure_rate`` (no final answer found), ``truncated_rate`` (hit the token limit),
-      ``response_tokens_mean``, ``grader_timeouts``, ``num_problems``, ``num_samples``.
+      ``fallback_denied_truncated`` (share of responses that hit the token limit without a marked answer,
+      whose fallback answer, e.g. a last number, was not graded; records without ``fallback_denied``
+      count as not denied), ``response_tokens_mean``, ``grader_timeouts``, ``num_problems``, ``num_samples``.
 
     >>> rows = [dict(problem_id=p, correct=c, is_code=k, parse_failed=False, finished=True, response_tokens=10,
     ...              grader_timeout=False) for p, c, k in [("a", True, True), ("a", False, False), ("b", False, True), ("b", False, True)]]
@@ -103,6 +105,7 @@ def summarize(records: Iterable[Mapping[str, Any]], pass_k: Sequence[int] = (1,)
         "accuracy_no_code": _rate(plain),
         "parse_failure_rate": _rate([bool(r["parse_failed"]) for r in records]),
         "truncated_rate": _rate([not r["finished"] for r in records]),
+        "fallback_denied_truncated": _rate([bool(r.get("fallback_denied", False)) for r in records]),
         "response_tokens_mean": sum(r["response_tokens"] for r in records) / len(records),
         "grader_timeouts": float(sum(bool(r["grader_timeout"]) for r in records)),
         "num_problems": float(len(per_problem)),

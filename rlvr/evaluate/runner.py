@@ -22,7 +22,7 @@ from rlvr.data.prompts import Prompt, encode_prompt
 from rlvr.evaluate.benchmarks import Benchmark
 from rlvr.evaluate.metrics import summarize
 from rlvr.rewards import GraderPool, get_grader, is_code_reasoning
-from rlvr.rewards.grader import response_task
+from rlvr.rewards.grader import read_response
 from rlvr.rollout import RolloutEngine
 from rlvr.seeding import derive_seed
 
@@ -42,6 +42,7 @@ RECORD_COLUMNS = (
     "finished",
     "response_tokens",
     "grader_timeout",
+    "fallback_denied",
 )
 
 
@@ -95,11 +96,17 @@ def _evaluate_chunk(
     params = bench.sampling(seed=seed, stop=prompt.stop)
     groups = engine.generate(tokens, params)
     completions = [(p, i, c) for p, group in zip(problems, groups) for i, c in enumerate(group)]
-    # What the grader grades is also the record's answer: each response is read once.
-    tasks = [response_task(c.text, p.answer, prompt.answer_format, evaluation=True) for p, _, c in completions]
-    graded = (pool or get_grader()).grade(tasks)
+    # What the grader grades is also the record's answer: each response is read once. One cut at the length
+    # limit gets no answer from a fallback (its last number): `fallback_denied`.
+    readings = [
+        read_response(c.text, p.answer, prompt.answer_format, evaluation=True, truncated=c.finish_reason == "length")
+        for p, _, c in completions
+    ]
+    graded = (pool or get_grader()).grade([reading.task for reading in readings])
     records = []
-    for (problem, sample, completion), task, correct, timed_out in zip(completions, tasks, graded.correct, graded.timed_out):
+    for (problem, sample, completion), (task, denied), correct, timed_out in zip(
+        completions, readings, graded.correct, graded.timed_out
+    ):
         answer = None if task.fallback else task.pred  # a whole response handed to math-verify is no extracted answer
         records.append(
             {
@@ -117,6 +124,7 @@ def _evaluate_chunk(
                 "finished": completion.finish_reason == "stop",
                 "response_tokens": len(completion.token_ids),
                 "grader_timeout": bool(timed_out),
+                "fallback_denied": bool(denied),
             }
         )
     return records

@@ -26,12 +26,12 @@ from rlvr.rewards.extract import (
     evaluation_format,
     extract_answer,
     format_answer,
-    has_repeated_block,
     is_code_reasoning,
     last_boxed,
 )
 from rlvr.rewards.functions import REWARDS, RewardFn
 from rlvr.rewards.grader import GRADER_VERSION, GradeResult, GraderPool, get_grader, grade_answers, grade_responses
+from rlvr.rewards.repetition import has_repeated_block
 
 __all__ = [
     "REWARDS",

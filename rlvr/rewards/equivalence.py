@@ -3,9 +3,12 @@ r"""Answer equivalence from the text alone: verdicts and rewrites that need no s
 These run in the trainer process before anything is sent to a grader worker, and settle most pairs:
 the same answer spelled differently (``\dfrac``, ``\left(``, spaces), two plain numbers ("070" == "70",
 "142" == "142.0", "50\%" == "0.5"), tuples, intervals and answer sets of plain numbers, choice letters
-(``\textbf{(C)}\ 12`` answers ``\text{(C)}``). Each rule may only call genuinely equal answers equal,
-and says "unequal" only where the text proves it; whatever they do not settle (None) goes to
-math-verify, after ``rewrite_for_parsing`` fixes the spellings it misreads (``10\,080``).
+(``\textbf{(C)}\ 12`` answers ``\text{(C)}``), numbers in e-notation ("2.5e-4" == "0.00025"), words after
+the value that contradict each other ("7am" != "7\text{ p.m.}"). Each rule may only call genuinely equal
+answers equal, and says "unequal" only where the text proves it; whatever they do not settle (None) goes
+to math-verify, after ``rewrite_for_parsing`` fixes the spellings it misreads (``10\,080``, ``2.5e-4``,
+``\log x`` for ``\ln x``) and drops what is clearly a unit (``\text{ cm}^2``, "km/h" after a number, never
+a bare letter such as the m of ``\frac{3}{2}m``). Units and words after the value: ``rlvr.rewards.units``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Iterable, NamedTuple
 
+from rlvr.rewards.units import tail_verdict, variables, without_tail
 
 # --- Spellings that never change a value.
 
@@ -58,16 +62,18 @@ def _spelling(text: str) -> str:
 # --- Plain numbers.
 
 # A number as answers write it, bounded (Fraction and Decimal of huge digit strings are slow):
-# an integer or decimal, `\frac{a}{b}` (also `\dfrac`, `\frac34`, `\frac{14}3`) or `a/b`, optionally
-# after `\$` and before a percent or degree sign.
+# an integer or decimal, possibly in e-notation (`2.5e-4`), `\frac{a}{b}` (also `\dfrac`, `\frac34`,
+# `\frac{14}3`) or `a/b`, optionally after `\$` and before a percent or degree sign.
 _DIGITS = r"\d{1,100}"
+_EXPONENT = r"[eE][+-]?\d{1,3}"
 _RATIO = (
     rf"\\[dt]?frac\s*(?:\{{\s*(?P<num>[+-]?{_DIGITS})\s*\}}|(?P<num1>\d))"
     rf"\s*(?:\{{\s*(?P<den>{_DIGITS})\s*\}}|(?P<den1>\d))"
     rf"|(?P<num2>{_DIGITS})\s*/\s*(?P<den2>{_DIGITS})"
 )
 _VALUE = re.compile(
-    rf"(?:\\\$)?\s*(?P<sign>[+-]?)\s*(?:(?P<decimal>{_DIGITS}(?:\.\d{{0,100}})?|\.\d{{1,100}})|{_RATIO})"
+    rf"(?:\\\$)?\s*(?P<sign>[+-]?)\s*"
+    rf"(?:(?P<decimal>(?:{_DIGITS}(?:\.\d{{0,100}})?|\.\d{{1,100}})(?:{_EXPONENT})?)|{_RATIO})"
     r"\s*(?:(?P<percent>\\?%)|\^\s*\{?\s*\\circ\s*\}?|°)?"
 )
 # `x = 5`: math-verify compares the right-hand side with a gold answer that is no equation.
@@ -76,7 +82,7 @@ _ASSIGNMENT = re.compile(r"[A-Za-z]\s*=\s*(?P<rhs>[^=]*)")
 
 class _Value(NamedTuple):
     number: Fraction
-    decimal: bool  # written with a decimal point: math-verify reads it as a float
+    decimal: bool  # written with a decimal point or in e-notation: math-verify reads it as a float
     percent: bool
 
 
@@ -90,8 +96,10 @@ def _value(text: str) -> _Value | None:
     _Value(number=Fraction(189, 10), decimal=True, percent=False)
     >>> _value(r"-\dfrac{14}3").number, _value(r"50\%").percent, _value(r"30^\circ").number, _value(".5").number
     (Fraction(-14, 3), True, Fraction(30, 1), Fraction(1, 2))
-    >>> _value("1/0"), _value("1,000"), _value(r"\sqrt{2}")
-    (None, None, None)
+    >>> _value("2.5e-4").number, _value("1E3").number
+    (Fraction(1, 4000), Fraction(1000, 1))
+    >>> _value("1/0"), _value("1,000"), _value(r"\sqrt{2}"), _value("2e")
+    (None, None, None, None)
     """
     match = _VALUE.fullmatch(_unwrap_text(text).strip())
     if match is None:
@@ -105,7 +113,7 @@ def _value(text: str) -> _Value | None:
             return None
         number = Fraction(int(numerator), denominator)
     sign = -1 if match["sign"] == "-" else 1
-    decimal = match["decimal"] is not None and "." in match["decimal"]
+    decimal = match["decimal"] is not None and any(mark in match["decimal"] for mark in ".eE")  # a float to math-verify
     return _Value(sign * number, decimal=decimal, percent=match["percent"] is not None)
 
 
@@ -307,25 +315,26 @@ _WHOLE_CHOICE = re.compile(r"\(?([A-H])\)?|\(([a-h])\)")
 _NAMED_CHOICE = re.compile(r"(?<![\w)}\\])\(([A-H])\)")
 
 
-def _gold_choice(gold: str) -> str | None:
+@functools.lru_cache(maxsize=4096)  # the grader asks it of every boxed response's gold answer
+def gold_choice(gold: str) -> str | None:
     r"""The letter of a multiple-choice gold answer (``\text{(C)}``, ``(C)``, ``C``), else None.
 
-    >>> _gold_choice(r"\text{(C)}"), _gold_choice("B"), _gold_choice("12"), _gold_choice(r"\text{Evelyn}")
+    >>> gold_choice(r"\text{(C)}"), gold_choice("B"), gold_choice("12"), gold_choice(r"\text{Evelyn}")
     ('C', 'B', None, None)
     """
     match = _WHOLE_CHOICE.fullmatch(_unwrap_text(gold).strip().strip("$").strip())
     return None if match is None else (match[1] or match[2]).upper()
 
 
-def _stated_choice(pred: str) -> str | None:
+def stated_choice(pred: str) -> str | None:
     r"""The one choice letter an answer states: all of it ("C", "(C)", "\textbf{(C)}"), or the only
     parenthesised capital letter in it ("\textbf{(C)}\ 12", "The answer is (C)."); None otherwise.
 
     A bare lowercase letter is not a choice: it may be a variable, or Euler's e.
 
-    >>> _stated_choice(r"\textbf{(C)}\ 12"), _stated_choice("(c)"), _stated_choice("The answer is (D).")
+    >>> stated_choice(r"\textbf{(C)}\ 12"), stated_choice("(c)"), stated_choice("The answer is (D).")
     ('C', 'C', 'D')
-    >>> _stated_choice("(B) or (C)"), _stated_choice("P(A) = 1/2"), _stated_choice("c"), _stated_choice("12")
+    >>> stated_choice("(B) or (C)"), stated_choice("P(A) = 1/2"), stated_choice("c"), stated_choice("12")
     (None, None, None, None)
     """
     text = _unwrap_text(pred).strip().strip("$").strip().rstrip(".").strip()
@@ -342,10 +351,10 @@ def _choice_verdict(pred: str, gold: str) -> bool | None:
     >>> _choice_verdict("C", r"\text{(C)}"), _choice_verdict(r"\text{(B)}", r"\text{(C)}"), _choice_verdict("12", "(C)")
     (True, False, None)
     """
-    gold_letter = _gold_choice(gold)
+    gold_letter = gold_choice(gold)
     if gold_letter is None:
         return None
-    pred_letter = _stated_choice(pred)
+    pred_letter = stated_choice(pred)
     return None if pred_letter is None else pred_letter == gold_letter
 
 
@@ -363,49 +372,56 @@ def string_verdict(pred: str, gold: str) -> bool | None:
         return True
     if _closes_at_infinity(pred) and not _closes_at_infinity(gold):
         return False
-    for rule in (_number_verdict, _collection_verdict, _choice_verdict):
+    for rule in (_number_verdict, _collection_verdict, _choice_verdict, tail_verdict):
         verdict = rule(pred, gold)
         if verdict is not None:
             return verdict
     return None
 
 
+# --- Spellings math-verify misreads.
+
 # Thousands separated by a thin or normal LaTeX space: `10\,080`, which math-verify reads as 10 + 080.
 _SPACED_THOUSANDS = re.compile(r"(?<=\d)(?:\\[,;: ]|~)(?=\d{3}(?!\d))")
 _BARE_PI = re.compile(r"(?<![A-Za-z\\])pi(?![A-Za-z])")
-_UNIT = (
-    r"(?:(?:square|sq|cubic)\s+)?"
-    r"(?:[mck]?m|in|inch(?:es)?|ft|feet|foot|yds?|yards?|mi|miles?|(?:centi|kilo|milli)?met(?:er|re)s?|units?|degrees?"
-    r"|dollars?|cents?|hours?|hrs?|h|minutes?|mins?|seconds?|secs?|s|days?|weeks?|months?|years?|mph|kph"
-    r"|k?g|(?:kilo)?grams?|lbs?|pounds?|ounces?|oz|lit(?:er|re)s?|m?L|ml|gallons?|people|persons?|students?|ways)"
-)
-_UNITS = rf"{_UNIT}(?:\s*/\s*{_UNIT}|\s+per\s+{_UNIT})?(?:\s*\^\s*\{{?[23]\}}?|[²³])?"  # km/h, miles per hour, cm^2
-_TRAILING_UNITS = re.compile(rf"(?P<value>.*?[\d}}])\s*(?P<unit>{_UNITS})\s*\.?")
-# LaTeX commands a number may be written with; any other letter before the unit means it is not a plain quantity.
-_NUMBER_COMMANDS = re.compile(r"\\(?:[dt]?frac|sqrt|pi|cdot|times|left|right)")
+# `2.5e-4`, which math-verify reads as 2.5 * e - 4.
+_E_NOTATION = re.compile(r"(?<![\w.\\^_{}])(?P<mantissa>\d+(?:\.\d*)?|\.\d+)[eE](?P<exponent>[+-]?\d{1,3})(?![\w.])")
+# `\log x` without a base: math-verify reads it in base 10, `\ln x` in base e.
+_LOG_WITHOUT_BASE = re.compile(r"\\log(?![A-Za-z])(?!\s*_)")
 
 
-def _units_as_text(text: str) -> str:
-    r"""A quantity followed by plain unit words (``12.8 km/h``, ``5 cm^2``) with the units put in
-    ``\text{}``, where math-verify's own unit handling drops them; anything else unchanged.
+def _scientific(text: str, other: str | None) -> str:
+    r"""Numbers in e-notation written as powers of ten, unless the other answer uses a bare ``e`` (Euler's
+    number): then ``2e-4`` is read as it reads there, 2e - 4.
 
-    >>> _units_as_text("12.8 km/h"), _units_as_text("5 cm^2"), _units_as_text(r"\frac{3}{4} square miles")
-    ('12.8 \\text{ km/h}', '5 \\text{ cm^2}', '\\frac{3}{4} \\text{ square miles}')
-    >>> _units_as_text("5 x"), _units_as_text("2n + 1 ways"), _units_as_text("2 or 3")
-    ('5 x', '2n + 1 ways', '2 or 3')
+    >>> _scientific("2.5e-4", None), _scientific("(1E3, 2)", "x")
+    ('2.5 \\times 10^{-4}', '(1 \\times 10^{3}, 2)')
+    >>> _scientific("2e-4", "2e - 4"), _scientific("x_1e2", None)
+    ('2e-4', 'x_1e2')
     """
-    match = _TRAILING_UNITS.fullmatch(text.strip())
-    if match is None or re.search(r"[A-Za-z]", _NUMBER_COMMANDS.sub("", match["value"])):
+    if other is not None and {"e", "E"} & variables(_E_NOTATION.sub(" ", other)):
         return text
-    return f"{match['value']} \\text{{ {match['unit']}}}"
+    return _E_NOTATION.sub(lambda m: rf"{m['mantissa']} \times 10^{{{int(m['exponent'])}}}", text)
 
 
-def rewrite_for_parsing(text: str) -> str:
-    r"""The spellings math-verify misreads, rewritten into ones it reads right; each keeps the value.
+def rewrite_for_parsing(text: str, other: str | None = None) -> str:
+    r"""The spellings math-verify misreads, rewritten into ones it reads right, and the answer's unit or
+    trailing words dropped (``rlvr.rewards.units.without_tail``). ``other`` is the answer it is compared
+    with (None: unknown), whose variables decide whether a bare unit word or an ``e`` is a variable here too.
+
+    A ``\log`` without a base is the natural logarithm, as ``\ln``: the convention where none is given,
+    applied to both answers alike.
 
     >>> rewrite_for_parsing(r"10\,080"), rewrite_for_parsing("(3, pi/2)"), rewrite_for_parsing(r"\varnothing")
     ('10080', '(3, \\pi/2)', '\\emptyset')
+    >>> rewrite_for_parsing(r"864 \mbox{ inches}^2"), rewrite_for_parsing(r"\frac{3}{4} square miles")
+    ('864', '\\frac{3}{4}')
+    >>> rewrite_for_parsing("3s+2"), rewrite_for_parsing("5 cm", "5cm + c")  # a variable, as in the other answer
+    ('3s+2', '5 cm')
+    >>> rewrite_for_parsing(r"\log x"), rewrite_for_parsing(r"\log_2 x"), rewrite_for_parsing("2.5e-4")
+    ('\\ln x', '\\log_2 x', '2.5 \\times 10^{-4}')
     """
     text = _SPACED_THOUSANDS.sub("", text)
     text = _BARE_PI.sub(r"\\pi", text.replace(r"\varnothing", r"\emptyset"))
-    return _units_as_text(text)
+    text = _LOG_WITHOUT_BASE.sub(r"\\ln", without_tail(text, other))
+    return _scientific(text, other)

@@ -16,7 +16,6 @@ Where the final answer is depends on how the model was prompted, its *answer for
   the answer format evaluation grades an ``answer_tag`` prompt with (``evaluation_format``).
 
 The format reward checks a reading of its own (``format_answer``), the paper's "box only" one.
-It also tells a looping response (``has_repeated_block``), for the paper's no-repetition reward.
 
 Nothing here imports math-verify, so these run in the trainer process at no cost; only the symbolic
 comparison of an extracted answer with the gold one is sent to the grader's worker processes.
@@ -24,12 +23,8 @@ comparison of an extracted answer with the gold one is sent to the grader's work
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
 from typing import Callable, NamedTuple
-
-import numpy as np
 
 from rlvr.registry import Registry
 
@@ -65,12 +60,28 @@ def last_boxed(text: str) -> str | None:
     >>> last_boxed("The answer is 5") is None
     True
     """
+    bounds = last_box_bounds(text)
+    return None if bounds is None else text[bounds.content_start : bounds.end - 1]
+
+
+class BoxBounds(NamedTuple):
+    start: int  # where `\boxed` starts
+    content_start: int  # just after its opening brace
+    end: int  # just after its closing brace
+
+
+def last_box_bounds(text: str) -> BoxBounds | None:
+    r"""Where the last ``\boxed{...}`` is in ``text``; None when ``last_boxed`` is.
+
+    >>> last_box_bounds(r"so $\boxed{12}$.")
+    BoxBounds(start=4, content_start=11, end=14)
+    """
     opens = list(_BOXED_OPEN.finditer(text))
     if not opens:
         return None
     start = opens[-1].end()
     end = _closing_brace(text, start)
-    return None if end is None else text[start:end]
+    return None if end is None else BoxBounds(opens[-1].start(), start, end + 1)
 
 
 def _closing_brace(text: str, start: int) -> int | None:
@@ -181,22 +192,39 @@ def answer_by_rules(text: str) -> str | None:
     >>> answer_by_rules(r"\frac{14}{3}"), answer_by_rules("I do not know") is None
     ('3', True)
     """
+    return _tidy(_read_by_rules(text)[1])
+
+
+_BY_LAST_NUMBER = "last number"
+
+
+def _read_by_rules(text: str) -> tuple[str, str]:
+    """The rule of ``answer_by_rules`` that applies to ``text``, and what it reads (not yet tidied)."""
     text = text.replace("\u043a\u0438", "")  # "ки", Math-Shepherd's step tag: the official code drops it
     box = box_content(text)
     if _MINERVA_OPEN in text and _MINERVA_CLOSE in text:
-        pred = text.split(_MINERVA_OPEN, 1)[1].split(_MINERVA_CLOSE, 1)[0].strip()
-    elif box is not None:
-        pred = box
-    elif "he answer is" in text:
-        pred = text.rpartition("he answer is")[2].strip()
-    elif "final answer is" in text:
-        pred = text.rpartition("final answer is")[2].strip()
-    elif "答案是" in text:
-        pred = text.split("答案是")[1].strip().split("\n\n")[0].strip()  # up to the next 答案是, as there
-    else:
-        numbers = _LAST_NUMBER.findall(text.replace(",", ""))
-        pred = numbers[-1] if numbers else ""
-    return _tidy(pred)
+        return "minerva", text.split(_MINERVA_OPEN, 1)[1].split(_MINERVA_CLOSE, 1)[0].strip()
+    if box is not None:
+        return "box", box
+    if "he answer is" in text:
+        return "the answer is", text.rpartition("he answer is")[2].strip()
+    if "final answer is" in text:
+        return "final answer is", text.rpartition("final answer is")[2].strip()
+    if "答案是" in text:
+        return "答案是", text.split("答案是")[1].strip().split("\n\n")[0].strip()  # up to the next 答案是, as there
+    numbers = _LAST_NUMBER.findall(text.replace(",", ""))
+    return _BY_LAST_NUMBER, numbers[-1] if numbers else ""
+
+
+def reads_last_number(text: str) -> bool:
+    """Whether ``answer_by_rules`` finds its answer by the last-number rule, the one that applies when
+    nothing says which text is the answer.
+
+    >>> reads_last_number("so x = 4. But wait"), reads_last_number("The answer is 4"), reads_last_number("no idea")
+    (True, False, False)
+    """
+    rule, pred = _read_by_rules(text)
+    return rule == _BY_LAST_NUMBER and _tidy(pred) is not None
 
 
 def _tidy(pred: str) -> str | None:
@@ -289,6 +317,77 @@ _FORMAT_READINGS: dict[str, Callable[[str], str | None]] = {
 EVALUATION_FORMATS: dict[str, str] = {"answer_tag": "answer_rules"}
 
 
+def _answers_whole_response(text: str) -> bool:
+    return not has_boxed(text) and bool(text.strip())  # the grader hands it whole to math-verify
+
+
+def _answers_last_number_after_tag(text: str) -> bool:
+    return reads_last_number(after_answer_tag(text))
+
+
+def _never(text: str) -> bool:
+    return False
+
+
+# answer format -> whether a response's answer would come from a fallback, text that nothing in the
+# response marks as its answer: in `boxed`, a response without a box, handed whole to math-verify (which
+# reads its last expression); in the paper's rules, the last number. The grader gives a response cut at
+# the length limit no credit from them (`rlvr.rewards.grader.read_response`).
+_FALLBACK_READINGS: dict[str, Callable[[str], bool]] = {
+    "boxed": _answers_whole_response,
+    "answer_tag": _answers_last_number_after_tag,
+    "answer_tag_strict": _never,  # a closed span or nothing
+    "answer_rules": reads_last_number,
+}
+
+
+def answers_by_fallback(response: str, answer_format: str = "boxed") -> bool:
+    r"""Whether the response's answer in ``answer_format`` comes from a fallback (see ``_FALLBACK_READINGS``).
+
+    >>> answers_by_fallback("so x = 4. But wait"), answers_by_fallback(r"so \boxed{4}"), answers_by_fallback("")
+    (True, False, False)
+    >>> answers_by_fallback("<answer>x = 4. But", "answer_tag")
+    True
+    >>> answers_by_fallback("<answer>the answer is 4", "answer_tag")  # "the answer is" marks it
+    False
+    """
+    ANSWER_FORMATS.entry(answer_format)  # did-you-mean error
+    return _FALLBACK_READINGS[answer_format](response)
+
+
+# An option letter: "option (C)", "choice C", or a parenthesised capital that is no function's argument ("P(A)").
+_OPTION_LETTER = re.compile(r"\b(?:option|choice)\s*\(?([A-H])\)?(?![\w)])|(?<![\w)}\\])\(([A-H])\)")
+_NEGATION = re.compile(r"\b(?:not|isn't|rather than|instead of|except)\b", re.IGNORECASE)
+_SENTENCE_BREAK = re.compile(r"\n|(?<=[.!?])\s")
+_NEAR_BOX_CHARS = 120
+
+
+def option_named_at_box(text: str) -> str | None:
+    r"""The one option letter a response names next to its last box, in the same sentence: after it
+    ("$\boxed{\text{Plane}}$, which is option (C).") or before it ("(C) $\boxed{\text{Plane}}$"); None
+    when it names none, more than one, or the sentence says "not".
+
+    For a multiple-choice answer boxed as the option's content: where the problem's options are not at
+    hand, the letter next to the box is what says which option the content is.
+
+    >>> option_named_at_box(r"so $\boxed{\text{Plane}}$, which is option (C)."), option_named_at_box(r"(B) $\boxed{4}$")
+    ('C', 'B')
+    >>> option_named_at_box(r"$\boxed{4}$, not (A)."), option_named_at_box(r"(A) or (B): $\boxed{4}$")
+    (None, None)
+    >>> option_named_at_box(r"$\boxed{P(A)}$") is None  # inside the box, and a probability
+    True
+    """
+    bounds = last_box_bounds(text)
+    if bounds is None:
+        return None
+    before = _SENTENCE_BREAK.split(text[max(0, bounds.start - _NEAR_BOX_CHARS) : bounds.start])[-1]
+    after = _SENTENCE_BREAK.split(text[bounds.end : bounds.end + _NEAR_BOX_CHARS])[0]
+    if _NEGATION.search(before) or _NEGATION.search(after):
+        return None
+    letters = {a or b for a, b in _OPTION_LETTER.findall(before + " " + after)}
+    return letters.pop() if len(letters) == 1 else None
+
+
 def extract_answer(response: str, answer_format: str = "boxed") -> str | None:
     r"""The response's final answer in ``answer_format`` (see the module docstring), or None.
 
@@ -333,143 +432,3 @@ def is_code_reasoning(text: str) -> bool:
     """
     return "python" in text.lower()
 
-
-# --------------------------------------------------------------------------------------------------
-# Degenerate repetition: the same block of characters over and over.
-
-
-def has_repeated_block(text: str, *, min_len: int = 10, max_len: int = 256, min_repeats: int = 10) -> bool:
-    r"""Whether ``text`` holds ``min_repeats`` consecutive copies of one block of ``min_len`` to ``max_len`` characters.
-
-    The same as ``re.search(r"(.{10,256}?)\1{9,}", text, re.S)`` with the defaults, but fast on long
-    responses (the regex tries every start and every length). Copies of a length-p block in a row
-    are a stretch where ``text[j] == text[j + p]`` for ``(min_repeats - 1) * p`` consecutive j. A hash
-    of the blocks that start at multiples of p finds the periods p that may have such a stretch
-    (equal blocks always hash alike, so none is missed), and only those are checked character by
-    character.
-
-    >>> has_repeated_block("Let me compute. " * 10), has_repeated_block("Let me compute. " * 9)
-    (True, False)
-    >>> has_repeated_block("a" * 100), has_repeated_block("a" * 99)  # "aaaaaaaaaa" ten times
-    (True, False)
-    """
-    if not (1 <= min_len <= max_len and min_repeats >= 2):
-        raise ValueError(
-            "repetition needs 1 <= min_len <= max_len and min_repeats >= 2; "
-            f"got min_len={min_len}, max_len={max_len}, min_repeats={min_repeats}"
-        )
-    n = len(text)
-    if n < min_len * min_repeats:
-        return False
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")  # one code point each
-    periods = _candidate_periods(codes, min_len, max_len, min_repeats)
-    return any(_longest_match_run(codes, p) >= (min_repeats - 1) * p for p in periods)
-
-
-def _longest_match_run(codes: np.ndarray, period: int) -> int:
-    """The most consecutive j with ``codes[j] == codes[j + period]``."""
-    same = np.concatenate(([False], codes[period:] == codes[:-period], [False]))
-    edges = np.flatnonzero(same[1:] != same[:-1])  # run starts and ends, alternating
-    return int((edges[1::2] - edges[::2]).max(initial=0))
-
-
-def _candidate_periods(codes: np.ndarray, min_len: int, max_len: int, min_repeats: int) -> list[int]:
-    """The periods p in [min_len, max_len] that may have ``min_repeats`` copies in a row: a superset of those that do.
-
-    ``min_repeats`` copies of a length-p block span ``min_repeats * p`` characters, which contain at
-    least ``min_repeats - 1`` whole blocks aligned at multiples of p, all equal: ``min_repeats - 2``
-    equalities in a row between aligned neighbours. Blocks are compared by a polynomial hash mod
-    2**64; a collision only costs an exact check.
-    """
-    n = len(codes)
-    need = min_repeats - 2
-    if need <= 0:
-        return list(range(min_len, min(max_len, n // min_repeats) + 1))
-    capacity = _capacity(n)
-    # Periods up to what fits the capacity, not the text, so that the layout depends on the capacity only;
-    # the few longer than n // min_repeats that may pass are rejected by the exact check.
-    layout = _block_layout(capacity, min_len, min(max_len, capacity // min_repeats), need)
-    powers = _hash_powers(layout.capacity + 1)
-    prefix = np.empty(layout.capacity + 1, dtype=np.uint64)
-    prefix[0] = 0
-    np.cumsum(codes.astype(np.uint64) * powers[:n], out=prefix[1 : n + 1])  # prefix[i] = sum_{j<i} code_j B^j
-    prefix[n + 1 :] = prefix[n]  # blocks past the end are masked out below (window_end)
-    # hash(block [a, b)) * B**a = prefix[b] - prefix[a]; scale the left block by B**p to compare it with the right one.
-    block = np.diff(prefix[layout.bounds])  # [T - 1]
-    same = block[:-1] * layout.shift == block[1:]  # [T - 2]
-    hit = _all_in_windows(same, need) & layout.window_ok & (layout.window_end <= n)
-    return np.unique(layout.window_period[hit]).tolist()
-
-
-def _all_in_windows(x: np.ndarray, width: int) -> np.ndarray:
-    """``out[i] = x[i : i + width].all()`` for every full window, in about log2(width) passes.
-
-    >>> _all_in_windows(np.array([1, 1, 1, 0, 1, 1], dtype=bool), 2).tolist()
-    [True, True, False, False, True]
-    """
-    covered = 1
-    while covered < width:
-        shift = min(covered, width - covered)
-        x = x[:-shift] & x[shift:]  # x[i] = all of the original over [i, i + covered + shift)
-        covered += shift
-    return x
-
-
-def _capacity(n: int) -> int:
-    """``n`` rounded up by at most an eighth (and to a multiple of 256), so that a batch of responses
-    shares a few cached layouts.
-
-    >>> _capacity(1), _capacity(12_000), _capacity(100_000)
-    (256, 12288, 106496)
-    """
-    step = max(256, 1 << max(0, n.bit_length() - 4))
-    return -(-n // step) * step
-
-
-class _BlockLayout(NamedTuple):
-    """Aligned block boundaries for every period, flattened: period p contributes 0, p, 2p, ..., up to capacity.
-
-    Windows are runs of ``need`` neighbour comparisons; one is valid when it stays within one
-    period's boundaries (``window_ok``) and its last block ends by the text's end (``window_end``).
-    """
-
-    capacity: int
-    bounds: np.ndarray  # [T] int: positions 0, p, 2p, ... for each period in turn
-    shift: np.ndarray  # [T - 2] uint64: B**p for the period of each comparison
-    window_ok: np.ndarray  # [T - 1 - need] bool
-    window_end: np.ndarray  # [T - 1 - need] int: where the window's last block ends
-    window_period: np.ndarray  # [T - 1 - need] int
-
-
-@functools.lru_cache(maxsize=32)
-def _block_layout(capacity: int, min_len: int, max_len: int, need: int) -> _BlockLayout:
-    periods = np.arange(min_len, max_len + 1)
-    points = capacity // periods + 1  # boundaries per period
-    period = np.repeat(periods, points)  # [T]
-    index = np.arange(len(period)) - np.repeat(np.cumsum(points) - points, points)  # k of boundary k * p
-    bounds = index * period
-    windows = len(period) - 1 - need  # comparison i covers boundaries i, i + 1, i + 2
-    last = np.arange(windows) + need + 1  # the last boundary a window reads
-    return _BlockLayout(
-        capacity=capacity,
-        bounds=bounds,
-        shift=_hash_powers(max_len + 1)[period[:-2]],
-        window_ok=index[last] == index[: windows] + need + 1,  # no jump to the next period in between
-        window_end=bounds[last],
-        window_period=period[:windows],
-    )
-
-
-_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so every power of it is invertible mod 2**64
-_powers = np.ones(1, dtype=np.uint64)
-_powers_lock = threading.Lock()
-
-
-def _hash_powers(n: int) -> np.ndarray:
-    """At least n powers ``B**i mod 2**64`` (uint64 arithmetic wraps), grown and kept across calls."""
-    global _powers
-    with _powers_lock:
-        if len(_powers) < n:
-            size = max(n, 2 * len(_powers))
-            _powers = np.concatenate(([np.uint64(1)], np.cumprod(np.full(size - 1, _HASH_BASE, dtype=np.uint64))))
-        return _powers

@@ -8,12 +8,14 @@ trainer can pass the same context to every reward. Bump ``version`` when a rewar
 it is logged with every run.
 
 Optional context is read from ``**context`` with ``context.get``, never declared as a keyword with a
-default (that would make it a config parameter). The one such key is ``answer_format``: where a
-response puts its final answer, ``"boxed"`` (the default, also for None), ``"answer_tag"`` for base
-models prompted with the R1 template, ... (``rlvr.rewards.ANSWER_FORMATS``). It is context, not a
-parameter, because it follows from the model's prompt template, not from the choice of reward:
-``ground_truth`` and ``format`` read it, the others ignore it. It plays the part of the official
-code's ``_r1_style`` task suffix (``auto_verify.py``), which only ``math`` and the format rewards read.
+default (that would make it a config parameter). ``answer_format``: where a response puts its final
+answer, ``"boxed"`` (the default, also for None), ``"answer_tag"`` for base models prompted with the R1
+template, ... (``rlvr.rewards.ANSWER_FORMATS``). It is context, not a parameter, because it follows from
+the model's prompt template, not from the choice of reward: ``ground_truth``, ``ttrl`` and ``format`` read
+it, the others ignore it. It plays the part of the official code's ``_r1_style`` task suffix
+(``auto_verify.py``), which only ``math`` and the format rewards read. ``truncated``: per response, whether
+it was cut at the length limit (None: none was), so that the rewards that grade answers (``ground_truth``,
+``ttrl``) give it no credit from a fallback (``rlvr.rewards.grader.read_response``).
 
 Each reward names the official definition it follows (``ruixin31/Spurious_Rewards``, ``code/ttrl/verifier``)
 and, in a "Differs from the official code:" line, where it does not.
@@ -26,8 +28,9 @@ import operator
 from typing import Any, Callable, Sequence
 
 from rlvr.registry import Registry
-from rlvr.rewards.extract import format_answer, has_repeated_block, is_code_reasoning
+from rlvr.rewards.extract import format_answer, is_code_reasoning
 from rlvr.rewards.grader import get_grader, grade_responses
+from rlvr.rewards.repetition import has_repeated_block
 
 RewardFn = Callable[..., list[float]]
 REWARDS: Registry[RewardFn] = Registry("reward")
@@ -44,7 +47,18 @@ def context_answer_format(context: dict[str, Any]) -> str:
     return context.get("answer_format") or "boxed"
 
 
-@REWARDS.register("ground_truth", version=2)
+def context_truncated(context: dict[str, Any], responses: Sequence[str]) -> list[bool]:
+    """Per response, whether the trainer's ``truncated`` context says it was cut at the length limit;
+    all False when it passed none (or None)."""
+    truncated = context.get("truncated")
+    if truncated is None:
+        return [False] * len(responses)
+    if len(truncated) != len(responses):
+        raise ValueError(f"{len(responses)} responses but {len(truncated)} truncated flags")
+    return [bool(cut) for cut in truncated]
+
+
+@REWARDS.register("ground_truth", version=3)
 def ground_truth_reward(
     responses: Sequence[str],
     answers: Sequence[str],
@@ -59,6 +73,8 @@ def ground_truth_reward(
     ``boxed``, the last ``\boxed{}`` or, without one, math-verify's extraction from the whole response;
     ``answer_tag``, the paper's reading of the text after the last ``<answer>``: its box, "the answer
     is", else its last number (version 1 read only a closed ``<answer>`` span: ``answer_tag_strict``).
+    A response the ``truncated`` context marks as cut at the length limit scores 0 where its answer would
+    come from a fallback: the whole response without a box, the last number (version 2 graded it).
     A grading timeout scores 0. ``timeout_s`` and ``num_workers`` configure the shared grader pool
     (None: its defaults). Follows ``qwen_eval.py: qwen_reward_fn``.
 
@@ -66,17 +82,24 @@ def ground_truth_reward(
     (``rlvr.rewards.verify``), not by Qwen-Math's ``strip_string`` and ``math_grade.grade_answer``; in
     the ``boxed`` format a last box that never closes is no answer (the official code takes the text
     to the end) and a response without a box goes to math-verify whole (the official code reads "the
-    answer is", else the last number).
+    answer is", else the last number); a truncated response gets nothing from a fallback (the official
+    code grades its last number).
 
     >>> ground_truth_reward([r"so the answer is \boxed{070}.", r"\boxed{7}", ""], ["70", "70", "70"])
     [1.0, 0.0, 0.0]
     >>> ground_truth_reward(["<answer>70</answer>", "so it is 70", r"<answer>\frac{140}{2}</answer>"], ["70"] * 3,
     ...                     answer_format="answer_tag")  # the last number of the last is 2
     [1.0, 1.0, 0.0]
+    >>> ground_truth_reward(["so x = 70. But wait", r"so \boxed{70}. But wait"], ["70"] * 2, truncated=[True, True])
+    [0.0, 1.0]
     """
     _check_batch(responses, answers)
     graded = grade_responses(
-        responses, answers, pool=get_grader(num_workers, timeout_s), answer_format=context_answer_format(context)
+        responses,
+        answers,
+        pool=get_grader(num_workers, timeout_s),
+        answer_format=context_answer_format(context),
+        truncated=context_truncated(context, responses),
     )
     return [float(correct) for correct in graded.correct]
 

@@ -9,11 +9,20 @@ being graded; there is no math-verify fallback, since the format itself says how
 Evaluation may read a format's responses another way (``evaluation=True``;
 ``rlvr.rewards.extract.EVALUATION_FORMATS``): the paper's evaluation grades R1-template responses whole.
 
+Two exceptions to the paper's reading. A response known to be cut at the length limit (``truncated``)
+gets no credit from a fallback, text nothing marks as its answer (the whole response without a box,
+the paper's last number; ``rlvr.rewards.extract.answers_by_fallback``): "so x = 4. But wait, this is
+not" was still thinking. ``GradeResult.fallback_denied`` counts those. And where the gold answer is a
+choice letter and the box holds an option's content instead, the letter the response names next to the
+box ("which is option (C)") is graded with it (``rlvr.rewards.extract.option_named_at_box``).
+
+An empty gold answer is a data error, never a 0 for every response: grading refuses it.
+
 How answers are compared is ``rlvr.rewards.verify``'s business: the string rules
-(``rlvr.rewards.equivalence``), which settle most pairs in the trainer process without sympy, then
-math-verify. ``GraderPool`` applies the string rules itself and sends the rest to worker processes
-(``rlvr.rewards.pool``), where a task that overruns its deadline is killed and counts as incorrect
-and as a timeout, so that no step stalls on a pathological answer.
+(``rlvr.rewards.equivalence``, with ``rlvr.rewards.units`` for what follows a value), which settle most
+pairs in the trainer process without sympy, then math-verify. ``GraderPool`` applies the string rules
+itself and sends the rest to worker processes (``rlvr.rewards.pool``), where a task that overruns its
+deadline is killed and counts as incorrect and as a timeout, so that no step stalls on a pathological answer.
 
 ``GRADER_VERSION`` names the rules: it changes whenever their code, or a package that decides
 verdicts, does, so that results graded by different rules are never pooled without notice.
@@ -28,14 +37,23 @@ import inspect
 import json
 import logging
 import os
+import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
-from rlvr.rewards import equivalence, extract, verify
-from rlvr.rewards.equivalence import string_verdict
-from rlvr.rewards.extract import ANSWER_FORMATS, evaluation_format, extract_answer, has_boxed, last_boxed
+from rlvr.rewards import equivalence, extract, units, verify
+from rlvr.rewards.equivalence import gold_choice, stated_choice, string_verdict
+from rlvr.rewards.extract import (
+    ANSWER_FORMATS,
+    answers_by_fallback,
+    evaluation_format,
+    extract_answer,
+    has_boxed,
+    last_boxed,
+    option_named_at_box,
+)
 from rlvr.rewards.pool import WorkerPool
 from rlvr.rewards.verify import grade_task, verify_answer, verify_response, warm_up_worker
 
@@ -45,12 +63,14 @@ __all__ = [
     "GRADER_VERSION",
     "GradeResult",
     "GraderPool",
+    "Reading",
     "Task",
     "TaskFn",
     "get_grader",
     "grade_answers",
     "grade_responses",
     "grade_task",
+    "read_response",
     "response_task",
     "rules_fingerprint",
     "verify_answer",
@@ -80,10 +100,13 @@ class GradeResult:
     """Per input pair: whether it was graded correct, and whether it was not graded at all.
 
     A task whose worker overran its deadline (or died) is ``correct=False, timed_out=True``.
+    ``fallback_denied`` (``grade_responses``; empty elsewhere): a truncated response whose answer would
+    have come from a fallback, graded incorrect instead.
     """
 
     correct: list[bool]
     timed_out: list[bool]
+    fallback_denied: list[bool] = field(default_factory=list)
 
 
 def _fast_verdict(task: Task) -> bool | None:
@@ -151,10 +174,15 @@ class GraderPool(WorkerPool):
         self._cache: OrderedDict[Task, bool] = OrderedDict()
 
     def grade(self, pairs: Iterable[tuple]) -> GradeResult:
-        """Grade ``(pred, gold)`` or ``(pred, gold, fallback)`` pairs; ``pred=None`` is incorrect."""
+        """Grade ``(pred, gold)`` or ``(pred, gold, fallback)`` pairs; ``pred=None`` is incorrect.
+
+        A blank gold answer (or None) is an error (``check_golds``), before anything is graded."""
+        pairs = list(pairs)
+        check_golds([p[1] for p in pairs])
         tasks = [Task(p[0], str(p[1]), *p[2:]) for p in pairs]
         distinct = list(dict.fromkeys(tasks))
         verdicts = {task: _fast_verdict(task) for task in distinct}
+        by_rules = {task for task, verdict in verdicts.items() if verdict is not None}
         with self._lock:
             self._check_open()
             cached = self._recall([t for t, v in verdicts.items() if v is None])
@@ -173,6 +201,7 @@ class GraderPool(WorkerPool):
                 cached=len(cached),
                 sent=len(todo),
             )
+            self.counts.update(_settled_by(task, verdicts[task], task in by_rules) for task in tasks)
         return GradeResult(
             correct=[verdicts[t] is True for t in tasks],
             timed_out=[verdicts[t] is None for t in tasks],
@@ -191,6 +220,43 @@ class GraderPool(WorkerPool):
             self._cache.move_to_end(task)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+
+
+def _settled_by(task: Task, verdict: bool | None, by_rules: bool) -> str:
+    """How a pair's verdict came about, as ``GraderPool.counts`` counts pairs: ``no_answer`` (nothing to
+    grade), ``by_rules`` (the string rules), ``by_math_verify`` (a worker, now or remembered from an earlier
+    call) or ``by_timeout`` (its worker overran the deadline or died: graded incorrect)."""
+    if task.pred is None or not task.pred.strip():
+        return "no_answer"
+    if by_rules:
+        return "by_rules"
+    return "by_timeout" if verdict is None else "by_math_verify"
+
+
+# Nothing but spaces, `$` and braces, bare or in `\text{}`-style wrappers.
+_BLANK_GOLD = re.compile(r"(?:\s|\$|[{}]|\\(?:text\w*|math\w*|mbox|boxed)\b)*")
+
+
+def check_golds(golds: Sequence[str | None]) -> None:
+    r"""Refuse blank gold answers (``""``, ``"  "``, ``\text{ }``, None): each is a data error, and would
+    otherwise grade every response against it incorrect without a word. The error names the first one's
+    position in ``golds``; which data file and row it came from is the data loader's to say.
+
+    >>> check_golds(["12", r"\frac{1}{2}"])
+    >>> check_golds(["12", r"\text{ }"])
+    Traceback (most recent call last):
+    ValueError: gold answer 1 is blank ('\\text{ }'): a data error (an empty or damaged answer in the data file), not a wrong response
+    """
+    checked = set()  # a GRPO batch repeats each gold answer group-size times
+    for index, gold in enumerate(golds):
+        if gold in checked:
+            continue
+        checked.add(gold)
+        if gold is None or _BLANK_GOLD.fullmatch(str(gold)):
+            raise ValueError(
+                f"gold answer {index} is blank ({gold!r}): a data error (an empty or damaged answer in the data"
+                " file), not a wrong response"
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -221,12 +287,60 @@ def get_grader(num_workers: int | None = None, timeout_s: float | None = None) -
         return _shared
 
 
-def response_task(response: str, gold: str, answer_format: str = "boxed", *, evaluation: bool = False) -> Task:
+class Reading(NamedTuple):
+    """What is graded of one response, and whether a fallback was denied it (a truncated response)."""
+
+    task: Task
+    fallback_denied: bool = False
+
+
+def read_response(
+    response: str, gold: str, answer_format: str = "boxed", *, evaluation: bool = False, truncated: bool = False
+) -> Reading:
     r"""What to grade for one response (see the module docstring for the rule).
 
     ``evaluation=True``: as the paper's evaluation grades a response in ``answer_format``
     (``rlvr.rewards.extract.evaluation_format``), e.g. an ``answer_tag`` one by the rules on the whole
-    response, not on the text after its last ``<answer>``.
+    response, not on the text after its last ``<answer>``. ``truncated``: the response was cut at the
+    length limit, so it gets no answer from a fallback.
+
+    >>> read_response("so x = 4. But wait, this is not the", "4")
+    Reading(task=Task(pred='so x = 4. But wait, this is not the', gold='4', fallback=True), fallback_denied=False)
+    >>> read_response("so x = 4. But wait, this is not the", "4", truncated=True)
+    Reading(task=Task(pred=None, gold='4', fallback=False), fallback_denied=True)
+    >>> read_response(r"so \boxed{4}. But wait, this is not the", "4", truncated=True).task.pred
+    '4'
+    """
+    if evaluation:
+        answer_format = evaluation_format(answer_format)
+    gold = str(gold)
+    if truncated and answers_by_fallback(response, answer_format):
+        return Reading(Task(None, gold), fallback_denied=True)
+    return Reading(_task(response, gold, answer_format))
+
+
+def _task(response: str, gold: str, answer_format: str) -> Task:
+    if answer_format != "boxed":
+        return Task(extract_answer(response, answer_format), gold)
+    boxed = last_boxed(response)
+    if boxed is not None:
+        return Task(_with_named_option(boxed, response, gold), gold)
+    if has_boxed(response) or not response.strip():
+        return Task(None, gold)
+    return Task(response, gold, fallback=True)
+
+
+def _with_named_option(boxed: str, response: str, gold: str) -> str:
+    r"""The box's content, led by the option letter the response names next to the box where the gold
+    answer is a letter and the box holds an option's content ("\boxed{\text{Plane}}, which is option (C)")."""
+    if gold_choice(gold) is None or stated_choice(boxed) is not None:
+        return boxed
+    letter = option_named_at_box(response)
+    return boxed if letter is None else f"({letter}) {boxed}"
+
+
+def response_task(response: str, gold: str, answer_format: str = "boxed", *, evaluation: bool = False) -> Task:
+    r"""What to grade for one response that was not truncated (``read_response``).
 
     >>> response_task("<think>half of 25.6</think> <answer>12.8</answer>", "12.8", "answer_tag")
     Task(pred='12.8', gold='12.8', fallback=False)
@@ -238,28 +352,32 @@ def response_task(response: str, gold: str, answer_format: str = "boxed", *, eva
     >>> response_task(response, "12.8", "answer_tag", evaluation=True).pred
     '12.5'
     """
-    if evaluation:
-        answer_format = evaluation_format(answer_format)
-    if answer_format != "boxed":
-        return Task(extract_answer(response, answer_format), str(gold))
-    boxed = last_boxed(response)
-    if boxed is not None:
-        return Task(boxed, str(gold))
-    if has_boxed(response) or not response.strip():
-        return Task(None, str(gold))
-    return Task(response, str(gold), fallback=True)
+    return read_response(response, gold, answer_format, evaluation=evaluation).task
 
 
 def grade_responses(
-    responses: Sequence[str], answers: Sequence[str], pool: GraderPool | None = None, answer_format: str = "boxed"
+    responses: Sequence[str],
+    answers: Sequence[str],
+    pool: GraderPool | None = None,
+    answer_format: str = "boxed",
+    *,
+    truncated: Sequence[bool] | None = None,
 ) -> GradeResult:
     """Extract each response's answer in ``answer_format`` and grade it against its gold answer on
-    ``pool`` (default: shared). An unknown format fails before anything is graded."""
+    ``pool`` (default: shared). ``truncated``: per response, whether it was cut at the length limit
+    (None: none was); such a response gets no credit from a fallback (``read_response``), counted in
+    ``fallback_denied``. An unknown format or a blank gold answer fails before anything is graded."""
     if len(responses) != len(answers):
         raise ValueError(f"{len(responses)} responses but {len(answers)} answers")
+    if truncated is not None and len(truncated) != len(responses):
+        raise ValueError(f"{len(responses)} responses but {len(truncated)} truncated flags")
     ANSWER_FORMATS.entry(answer_format)  # did-you-mean error, even for an empty batch
+    check_golds(answers)  # before reading: a None would be read as the text "None"
     pool = get_grader() if pool is None else pool
-    return pool.grade([response_task(r, a, answer_format) for r, a in zip(responses, answers)])
+    cut = [False] * len(responses) if truncated is None else [bool(t) for t in truncated]
+    readings = [read_response(r, a, answer_format, truncated=t) for r, a, t in zip(responses, answers, cut)]
+    graded = pool.grade([reading.task for reading in readings])
+    return replace(graded, fallback_denied=[reading.fallback_denied for reading in readings])
 
 
 def grade_answers(preds: Sequence[str | None], golds: Sequence[str], pool: GraderPool | None = None) -> GradeResult:
@@ -270,6 +388,7 @@ def grade_answers(preds: Sequence[str | None], golds: Sequence[str], pool: Grade
     """
     if len(preds) != len(golds):
         raise ValueError(f"{len(preds)} predictions but {len(golds)} gold answers")
+    check_golds(golds)  # before `str`: a None would be the text "None"
     pool = get_grader() if pool is None else pool
     return pool.grade([Task(None if p is None else str(p), str(g)) for p, g in zip(preds, golds)])
 
@@ -342,9 +461,10 @@ def _installed_version(package: str) -> str | None:
 
 def _rule_sources() -> dict[str, str]:
     """The code that decides verdicts: how answers are compared, how they are read from responses,
-    and the two functions here that decide what is graded at all."""
-    modules = {module.__name__: inspect.getsource(module) for module in (equivalence, extract, verify)}
-    functions = {f"{__name__}.{fn.__name__}": inspect.getsource(fn) for fn in (response_task, _fast_verdict)}
+    and the functions here that decide what is graded at all (and which gold answers are refused)."""
+    modules = {module.__name__: inspect.getsource(module) for module in (equivalence, extract, units, verify)}
+    deciding = (read_response, _task, _with_named_option, check_golds, _fast_verdict)
+    functions = {f"{__name__}.{fn.__name__}": inspect.getsource(fn) for fn in deciding}
     return modules | functions
 
 

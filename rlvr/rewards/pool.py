@@ -161,6 +161,11 @@ class WorkerPool:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the workers started so far and still in use (e.g. to measure their CPU time)."""
+        return [worker.process.pid for worker in self._workers]
+
     def run(self, tasks: Sequence[tuple]) -> list[Any]:
         """``task_fn(*task)`` for each task, in order; None where it overran its deadline or its worker died."""
         with self._lock:

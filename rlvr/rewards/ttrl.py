@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence, TypeVar
 
-from rlvr.rewards.extract import extract_answer
-from rlvr.rewards.functions import REWARDS, _check_batch, context_answer_format
+from rlvr.rewards.extract import answers_by_fallback, extract_answer
+from rlvr.rewards.functions import REWARDS, _check_batch, context_answer_format, context_truncated
 from rlvr.rewards.grader import get_grader, grade_answers
 from rlvr.rewards.voting import Cluster, SameAnswer, cluster_answers, majority, vote_counts
 
@@ -51,7 +51,7 @@ def votes_over(param: str) -> Callable[[F], F]:
     return mark
 
 
-@REWARDS.register("ttrl", version=1)
+@REWARDS.register("ttrl", version=2)
 @votes_over("n_votes")
 def ttrl_reward(
     responses: Sequence[str],
@@ -70,8 +70,11 @@ def ttrl_reward(
     everything sampled for prompt ``g``, its group first. ``answers`` (the data's) only feed the reports.
     A prompt none of whose votes has an answer has no label: its responses all score 0. Answers are read
     in the context's ``answer_format``; ``timeout_s`` and ``num_workers`` configure the grader pool that
-    decides which spellings are equal. Follows ``qwen_eval.py: test_time_train`` (the official fork's
-    ``verify_task ttt``) and ``ttt_samples_maker.py``.
+    decides which spellings are equal. A kept response the ``truncated`` context marks as cut at the length
+    limit has no answer where it would come from a fallback (``answer_tag``: its last number), so it neither
+    votes nor scores (version 1 read it); the other votes carry no such flag and are read as they are.
+    Follows ``qwen_eval.py: test_time_train`` (the official fork's ``verify_task ttt``) and
+    ``ttt_samples_maker.py``.
 
     Differs from the official code: only answers vote (there, a response without an answer votes for the
     empty answer, which wins when most have none and then rewards them; when none has an answer every
@@ -89,7 +92,11 @@ def ttrl_reward(
     group = _group_size(responses, vote_pools)
     answer_format = context_answer_format(context)
     voters = [pool if votes_from == "all" else pool[:group] for pool in vote_pools]
-    extracted = [[extract_answer(r, answer_format) for r in pool] for pool in voters]
+    cut = context_truncated(context, responses)
+    extracted = [
+        [_answer(r, answer_format, truncated=i < group and cut[g * group + i]) for i, r in enumerate(pool)]
+        for g, pool in enumerate(voters)
+    ]
     grader = get_grader(num_workers, timeout_s)
 
     def same(preds: list[str], golds: list[str]) -> list[bool]:
@@ -103,6 +110,13 @@ def ttrl_reward(
         truths = [answers[g * group] for g in range(len(vote_pools))]
         report_label_quality(report, clusters, winners, extracted, truths, rewards, group, same)
     return rewards
+
+
+def _answer(response: str, answer_format: str, *, truncated: bool) -> str | None:
+    """The response's answer; None where it was truncated and its answer would come from a fallback."""
+    if truncated and answers_by_fallback(response, answer_format):
+        return None
+    return extract_answer(response, answer_format)
 
 
 def _group_size(responses: Sequence[str], vote_pools: Sequence[Sequence[str]]) -> int:

@@ -2,8 +2,16 @@ r"""What decides whether an answer equals the gold one: the string rules, then m
 
 The string rules (``rlvr.rewards.equivalence.string_verdict``) settle most pairs without sympy. What
 they leave, math-verify compares, on the answers after ``rewrite_for_parsing`` (spellings it misreads,
-such as ``10\,080``), with parsed answers cached per process and a numeric check that skips sympy's
-``simplify`` for answers whose values differ.
+such as ``10\,080`` and ``2.5e-4``, and units, which are dropped there rather than by math-verify's own
+list of unit words, which holds single letters that are variables), with parsed answers cached per
+process. An answer is read as a whole or not at all: a fragment that parses (the 3 of ``a \# 3``) is
+never graded in its place, so two answers that do not parse are equal only when their text is.
+
+Two numeric checks surround math-verify's symbolic comparison, for expressions (not relations, sets or
+matrices) in the same symbols: before it, values that differ at a point skip sympy's slow ``simplify``
+(``_clearly_unequal``); after it said "not equal", values that agree at five fixed unround points call
+the expressions equal (``_equal_at_probe_points``), for identities ``simplify`` misses (``\sinh`` against
+its exponentials).
 
 math-verify can spend unbounded time in sympy on a pathological answer (``\boxed{9^{9^{9^9}}}``).
 Its own timeouts use ``signal.alarm``, which only works in the main thread and can interrupt code
@@ -33,23 +41,36 @@ def _as_latex(text: str) -> str:
     return text if _DELIMITED.search(text) else f"${text}$"
 
 
-def _answer_latex(answer: str) -> str:
-    """An answer as math-verify should read it: rewritten, then between math delimiters."""
-    return _as_latex(rewrite_for_parsing(answer))
-
-
 @functools.cache
-def _extraction_config() -> tuple[Any, ...]:
+def _extraction_config(units: bool) -> tuple[Any, ...]:
+    """math-verify's extraction settings, with its unit dropping on (whole responses) or off (answers,
+    whose units ``rewrite_for_parsing`` drops: math-verify's list holds letters such as m, s and c)."""
+    from latex2sympy2_extended import NormalizationConfig
     from math_verify import ExprExtractionConfig, LatexExtractionConfig
 
-    return (LatexExtractionConfig(), ExprExtractionConfig())
+    normalization = NormalizationConfig(
+        basic_latex=True, units=units, malformed_operators=True, nits=True, boxed="all", equations=False
+    )
+    return (LatexExtractionConfig(normalization_config=normalization), ExprExtractionConfig())
 
 
 def _parse(text: str) -> tuple[Any, ...]:
-    """math-verify's readings of ``text`` (its extraction, then its LaTeX parser)."""
+    """math-verify's readings of a whole response: its last LaTeX or plain expression that parses."""
     from math_verify import parse
 
-    return tuple(parse(text, extraction_config=_extraction_config(), parsing_timeout=None))
+    return tuple(parse(text, extraction_config=_extraction_config(units=True), parsing_timeout=None))
+
+
+def _parse_whole(text: str) -> tuple[Any, ...]:
+    """math-verify's reading of an answer as a whole, or (when that fails) only its text.
+
+    ``first_match``: a fragment of an answer that does not parse (the 3 of ``a \# 3``) is never read in
+    its place, so two answers that fail to parse are only equal when their text is.
+    """
+    from math_verify import parse
+
+    config = _extraction_config(units=False)
+    return tuple(parse(text, extraction_config=config, parsing_timeout=None, extraction_mode="first_match"))
 
 
 # Answers are short; whole responses are not cached (16k of them could hold hundreds of MB).
@@ -58,13 +79,13 @@ _CACHED_ANSWER_CHARS = 1_000
 
 @functools.lru_cache(maxsize=16_384)
 def _parse_answer_cached(text: str) -> tuple[Any, ...]:
-    return _parse(text)
+    return _parse_whole(text)
 
 
 def _parse_answer(text: str) -> tuple[Any, ...]:
-    """``_parse`` of a gold or extracted answer, cached: a gold answer is parsed once per worker, not
+    """``_parse_whole`` of a gold or extracted answer, cached: a gold answer is parsed once per worker, not
     once per response graded against it (sympy objects are immutable, so sharing them is safe)."""
-    return _parse_answer_cached(text) if len(text) <= _CACHED_ANSWER_CHARS else _parse(text)
+    return _parse_answer_cached(text) if len(text) <= _CACHED_ANSWER_CHARS else _parse_whole(text)
 
 
 def _value_at(expr: Any, point: dict) -> complex | None:
@@ -76,9 +97,46 @@ def _value_at(expr: Any, point: dict) -> complex | None:
     return value if cmath.isfinite(value) else None
 
 
-# Where two expressions in the same symbols are compared, in tenths: one value per symbol at each
-# point, none that answers are special at (0, 1, -1).
-_PROBES = ((7, 13, 23, 31), (17, 3, 29, 11))
+# Where two expressions in the same symbols are compared numerically: one value per symbol (up to four)
+# at each point. Not round numbers (an identity at integers or tenths, such as sin(10 pi x) = 0, is no
+# identity), both signs (sqrt(x^2) is not x), none that answers are special at (0, 1, -1).
+_PROBE_POINTS = (
+    ("0.7183", "1.3249", "-0.5377", "2.2361"),
+    ("-1.4142", "0.3679", "1.7321", "-0.8415"),
+    ("1.6487", "-2.1972", "0.4597", "1.2599"),
+    ("-0.6931", "2.6458", "-1.3863", "0.5774"),
+    ("2.0794", "-0.9093", "1.1447", "-1.9459"),
+)
+# The points the quick "clearly unequal" check uses before math-verify runs.
+_QUICK_POINTS = 2
+# Values this close (relative to their size, at 30 digits) are the same value.
+_PROBE_RTOL = 1e-9
+# Points where both sides must have a value for the probe to call them equal.
+_PROBE_MIN_POINTS = 3
+
+
+def _comparable(gold: Any, pred: Any) -> bool:
+    """Whether two readings are expressions (not relations, sets, tuples or matrices) in the same symbols
+    whose values can be compared: not percentages (math-verify compares "50\\%" with 50 by its own rule)."""
+    from sympy import Expr, UnevaluatedExpr
+
+    return (
+        isinstance(gold, Expr)
+        and isinstance(pred, Expr)
+        and not (gold.has(UnevaluatedExpr) or pred.has(UnevaluatedExpr))
+        and gold.free_symbols == pred.free_symbols
+        and len(gold.free_symbols) <= len(_PROBE_POINTS[0])
+    )
+
+
+def _values(gold: Any, pred: Any, points: Sequence[tuple[str, ...]]) -> list[tuple[complex | None, complex | None]]:
+    """Both expressions' values at each of ``points`` (at the first point only when they have no symbols)."""
+    from sympy import Rational
+
+    symbols = sorted(gold.free_symbols, key=str)
+    points = points if symbols else points[:1]
+    at = [{symbol: Rational(value) for symbol, value in zip(symbols, point)} for point in points]
+    return [(_value_at(gold, point), _value_at(pred, point)) for point in at]
 
 
 def _clearly_unequal(gold: Any, pred: Any) -> bool:
@@ -87,56 +145,81 @@ def _clearly_unequal(gold: Any, pred: Any) -> bool:
     point, so this only skips the slow symbolic ``simplify`` that would end in "not equal".
 
     Not for a bare symbol (math-verify matches ``\\text{east}`` with the letters e*a*s*t as text),
-    percentages (it compares "50\\%" with 50 by its own rule), sets, relations or matrices.
+    percentages, sets, relations or matrices.
     """
-    from sympy import Expr, Rational, Symbol, UnevaluatedExpr
+    from sympy import Symbol
 
-    if not (isinstance(gold, Expr) and isinstance(pred, Expr)) or isinstance(gold, Symbol) or isinstance(pred, Symbol):
+    if isinstance(gold, Symbol) or isinstance(pred, Symbol) or not _comparable(gold, pred):
         return False
-    if gold.has(UnevaluatedExpr) or pred.has(UnevaluatedExpr) or gold.free_symbols != pred.free_symbols:
+    return any(
+        a is not None and b is not None and abs(a - b) > 1e-6 + 1e-9 * max(abs(a), abs(b))
+        for a, b in _values(gold, pred, _PROBE_POINTS[:_QUICK_POINTS])
+    )
+
+
+def _equal_at_probe_points(gold: Any, pred: Any) -> bool:
+    """Whether two expressions in the same symbols (at least one) agree at every probe point where
+    either has a value, and both have one at ``_PROBE_MIN_POINTS`` of them at least.
+
+    For identities sympy's ``simplify`` misses (``\\frac{\\sinh(kx)}{k}`` and ``\\frac{e^{kx}-e^{-kx}}{2k}``);
+    it runs only after math-verify said "not equal". Two different expressions agree at five unround
+    points of mixed sign only by accident. Constants are math-verify's to compare (it rounds to 6 places).
+    """
+    from sympy import Eq
+
+    if isinstance(pred, Eq) and not isinstance(gold, Eq):
+        pred = pred.rhs  # `f(x) = ...` for an expression, as math-verify reads it
+    if not _comparable(gold, pred) or not gold.free_symbols:
         return False
-    symbols = sorted(gold.free_symbols, key=str)
-    if len(symbols) > len(_PROBES[0]):
-        return False
-    for probe in _PROBES[: 1 if not symbols else None]:
-        point = {symbol: Rational(tenths, 10) for symbol, tenths in zip(symbols, probe)}
-        a, b = _value_at(gold, point), _value_at(pred, point)
-        if a is not None and b is not None and abs(a - b) > 1e-6 + 1e-9 * max(abs(a), abs(b)):
-            return True
-    return False
+    values = _values(gold, pred, _PROBE_POINTS)
+    if any((a is None) != (b is None) for a, b in values):
+        return False  # defined on one side only: another domain
+    defined = [(a, b) for a, b in values if a is not None]
+    return len(defined) >= _PROBE_MIN_POINTS and all(
+        abs(a - b) <= _PROBE_RTOL * max(1.0, abs(a), abs(b)) for a, b in defined
+    )
 
 
 def _verify(gold: Sequence[Any], pred: Sequence[Any]) -> bool:
-    from math_verify import verify
+    return any(_same(g, p) for g in gold for p in pred)
 
+
+def _same(gold: Any, pred: Any) -> bool:
+    """One gold reading against one predicted reading: the quick numeric check, math-verify, then the probe."""
+    from math_verify import verify
+    from sympy import Basic
+
+    if _clearly_unequal(gold, pred):
+        return False
     # Not symmetric: math-verify wants the gold answer first. `allow_set_relation_comp` lets an
     # inequality answer a gold interval: "x \le 0" == "(-\infty, 0]".
-    return any(
-        verify(g, p, timeout_seconds=None, allow_set_relation_comp=True)
-        for g in gold
-        for p in pred
-        if not _clearly_unequal(g, p)
-    )
+    if verify(gold, pred, timeout_seconds=None, allow_set_relation_comp=True):
+        return True
+    # The text of an answer that did not parse is compared as text only, by math-verify.
+    return isinstance(gold, Basic) and isinstance(pred, Basic) and _equal_at_probe_points(gold, pred)
 
 
 def verify_answer(pred: str, gold: str) -> bool:
     r"""Whether an extracted answer (a box's content) equals the gold answer. Never raises.
 
     The string rules (``string_verdict``) settle what they can; otherwise both sides, after
-    ``rewrite_for_parsing``, are read as LaTeX (wrapped in ``$...$`` when they carry no math
-    delimiters) and compared by math-verify. Runs without a deadline: call it through a
-    ``GraderPool`` unless the input is trusted.
+    ``rewrite_for_parsing`` (each against the other), are read as LaTeX (wrapped in ``$...$`` when they
+    carry no math delimiters) and compared by math-verify, then by the numeric probe. Runs without a
+    deadline: call it through a ``GraderPool`` unless the input is trusted.
 
     >>> verify_answer(r"\frac{1}{2}", "0.5"), verify_answer("070", "70"), verify_answer("7", "70")
     (True, True, False)
     >>> verify_answer(r"10\,080", r"10,\!080"), verify_answer(r"x \le 0", r"(-\infty, 0]")
     (True, True)
+    >>> verify_answer(r"\frac{3m}{2}", r"\frac{3}{2}m"), verify_answer(r"\frac{3}{2}", r"\frac{3}{2}m")
+    (True, False)
     """
     try:
         verdict = string_verdict(pred, gold)
         if verdict is not None:
             return verdict
-        return _verify(_parse_answer(_answer_latex(gold)), _parse_answer(_answer_latex(pred)))
+        pred_latex, gold_latex = _as_latex(rewrite_for_parsing(pred, gold)), _as_latex(rewrite_for_parsing(gold, pred))
+        return _verify(_parse_answer(gold_latex), _parse_answer(pred_latex))
     except Exception:
         return False
 
@@ -149,7 +232,7 @@ def verify_response(response: str, gold: str) -> bool:
     (True, False)
     """
     try:
-        return _verify(_parse_answer(_answer_latex(gold)), _parse(response))
+        return _verify(_parse_answer(_as_latex(rewrite_for_parsing(gold))), _parse(response))
     except Exception:
         return False
 

@@ -11,17 +11,22 @@ A checkpoint is written into ``checkpoints/.tmp_step_<n>`` by every rank, then (
 renamed into place and only then pointed at by ``latest`` (written through a fsynced temporary file).
 DeepSpeed's own ``latest`` file is never written nor read: it is written before DeepSpeed's final barrier.
 Full-state checkpoints rotate (``trainer.keep_last``): older ones keep only their HF weights.
+
+Loading unpickles nothing but tensors, plain containers and a few named types (``SAFE_GLOBALS``):
+``torch.load(weights_only=True)`` for our files and for DeepSpeed's, whose own loader would unpickle
+anything (``weights_only=False``), so a checkpoint planted in a run directory cannot run code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -89,11 +94,40 @@ def load(policy, run_path: Path, step: int) -> TrainerState:
     """Restore the policy, its optimizer and this rank's random states from the checkpoint of ``step``."""
     directory = checkpoints_dir(run_path) / f"step_{step}"
     state = TrainerState(**json.loads((directory / STATE_FILE).read_text()))
-    loaded, _ = policy.load_checkpoint(str(directory / DEEPSPEED_DIR), tag=DEEPSPEED_TAG)
-    if loaded is None:
-        raise RuntimeError(f"DeepSpeed could not load the checkpoint in {directory / DEEPSPEED_DIR}")
-    _set_rng_states(torch.load(directory / RNG_DIR / f"rank_{D.rank()}.pt", weights_only=False))
+    with weights_only_loading(policy):
+        loaded, _ = policy.load_checkpoint(str(directory / DEEPSPEED_DIR), tag=DEEPSPEED_TAG)
+        if loaded is None:
+            raise RuntimeError(f"DeepSpeed could not load the checkpoint in {directory / DEEPSPEED_DIR}")
+        _set_rng_states(torch.load(directory / RNG_DIR / f"rank_{D.rank()}.pt", weights_only=True))
     return state
+
+
+def safe_globals() -> list[Any]:
+    """What a checkpoint's pickles may construct besides tensors and plain containers: NumPy's random state
+    (an array), and the ZeRO stage and loss scaler that DeepSpeed keeps in its optimizer files."""
+    from deepspeed.runtime.fp16.loss_scaler import DynamicLossScaler, LossScaler
+    from deepspeed.runtime.zero.config import ZeroStageEnum
+
+    numpy_core = getattr(np, "_core", None) or np.core  # NumPy 2 renamed it
+    numpy_types = [np.ndarray, np.dtype, type(np.dtype(np.uint32)), numpy_core.multiarray._reconstruct]
+    return [*numpy_types, ZeroStageEnum, LossScaler, DynamicLossScaler]
+
+
+@contextlib.contextmanager
+def weights_only_loading(policy) -> Iterator[None]:
+    """Inside: ``torch.load`` admits only ``safe_globals()`` beyond weights, and DeepSpeed's checkpoint
+    engine loads that way too (its own ``load`` passes ``weights_only=False``)."""
+    engine = policy.checkpoint_engine
+
+    def load(path: str, map_location=None):
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+    engine.load = load  # shadows the method for this object only
+    try:
+        with torch.serialization.safe_globals(safe_globals()):
+            yield
+    finally:
+        del engine.load
 
 
 def remove_staging(run_path: Path) -> None:

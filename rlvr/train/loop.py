@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -36,9 +35,10 @@ from rlvr.train import checkpoint
 from rlvr.train import distributed as D
 from rlvr.train.batch import TokenBatch, make_token_batch, response_logprobs
 from rlvr.train.checkpoint import TrainerState
-from rlvr.train.metrics import StepMetrics, timed
+from rlvr.train.metrics import StepMetrics, accuracy_line, run_summary, timed
+from rlvr.train.nonfinite import NonFiniteError, NonFiniteGuard, poisoned
 from rlvr.train.parts import TrainingParts
-from rlvr.train.plan import update_schedule
+from rlvr.train.plan import MicroBatch, rows_needing_old_logprobs, update_schedule
 from rlvr.train.policy import count_parameters, full_parameters, replicas_identical
 from rlvr.train.preemption import Preempted, PreemptionSignal
 from rlvr.train.resume import mark_done
@@ -56,6 +56,7 @@ class GRPOTrainer:
         self.policy, self.engine = parts.policy, parts.engine
         self.sampler = PromptSampler(len(parts.problems), self.alg.rollout_batch_size, cfg.seed)
         self.advantage_fn = ADVANTAGE_ESTIMATORS.get(self.alg.advantage.estimator)
+        self.nonfinite = NonFiniteGuard(self.tcfg.max_consecutive_nonfinite, is_main=self.dist.is_main)
         # Updates applied to the policy, and how many of them the engine's weights reflect (-1: never pushed).
         self._policy_version, self._engine_version = 0, -1
 
@@ -68,7 +69,7 @@ class GRPOTrainer:
         self._say(f"model {self.cfg.model.name}: {millions:.2f} M parameters; {self.plan.describe()}")
         if resumed is None:
             start = self.evaluate(0)
-            self._say(f"at start: {self._accuracies(start)}")
+            self._say(f"at start: {accuracy_line(start, self.parts.benchmarks)}")
             self.run.log_metrics(0, start)
         else:
             start, self._policy_version = self.run.logged(0), resumed.policy_version
@@ -96,7 +97,7 @@ class GRPOTrainer:
         result = {"start/" + k: v for k, v in start.items()} | metrics
         if self.dist.is_main:
             mark_done(self.run.path, total, result)
-        self._say(self._summary(start, metrics, time.perf_counter() - started))
+        self._say(run_summary(start, metrics, self.parts.benchmarks, total, time.perf_counter() - started, self.run.path))
         return result
 
     def step(self, step: int) -> dict[str, float]:
@@ -112,8 +113,9 @@ class GRPOTrainer:
             advantages = self.advantages(scores.rewards, rollouts)
             batch = make_token_batch(rollouts.prompt_tokens, [c.token_ids for c in rollouts.completions], self.engine.pad_id)
             batch = batch.to(self.dist.device)
-            old = self.logprobs_of(self.policy, batch)
-            self.update(step, batch, old, advantages.to(self.dist.device), metrics)
+            schedule = self.schedule(step, batch)
+            old = self.logprobs_of(self.policy, batch, rows_needing_old_logprobs(schedule))
+            self.update(step, batch, schedule, old, advantages.to(self.dist.device), metrics)
             add_rollout_metrics(metrics, rollouts, scores, advantages, batch, self.alg.group_size)
             values = metrics.reduce(D.all_reduce_sum, D.all_reduce_max)
         values["actor/lr"] = self.policy.get_lr()[0]
@@ -153,13 +155,18 @@ class GRPOTrainer:
         (TTRL: how good its labels were) goes into ``metrics`` as ``reward/<name>``."""
         answers, truths = [p.answer for p in rollouts.problems], [p.truth for p in rollouts.problems]
         answer_format = self.parts.prompt.answer_format
+        # A response cut at the length limit gets no credit from a fallback (its last number); counted below.
+        cut = [c.finish_reason == "length" for c in rollouts.completions]
         rewards = self.parts.reward(
             rollouts.responses, answers, seed=self.cfg.seed, step=step, prompt_ids=[p.id for p in rollouts.problems],
             sample_indices=rollouts.sample_indices, answer_format=answer_format, vote_pools=rollouts.vote_pools,
-            report=lambda name, total, count: metrics.add_ratio(f"reward/{name}", total, count),
+            truncated=cut, report=lambda name, total, count: metrics.add_ratio(f"reward/{name}", total, count),
         )  # fmt: skip
-        graded = grade_responses(rollouts.responses, truths, answer_format=answer_format)
-        by_label = graded if truths == answers else grade_responses(rollouts.responses, answers, answer_format=answer_format)
+        graded = grade_responses(rollouts.responses, truths, answer_format=answer_format, truncated=cut)
+        by_label = graded if truths == answers else grade_responses(
+            rollouts.responses, answers, answer_format=answer_format, truncated=cut
+        )
+        metrics.add_ratio("train/fallback_denied_truncated", sum(graded.fallback_denied), len(cut))
         return Scores(
             rewards=torch.tensor(rewards, dtype=torch.float32),
             correct=torch.tensor(graded.correct, dtype=torch.bool),
@@ -178,37 +185,44 @@ class GRPOTrainer:
         return whiten_advantages(advantages, lengths, lambda t: D.all_reduce_sum(t.to(self.dist.collective_device)).cpu())
 
     @torch.no_grad()
-    def logprobs_of(self, model, batch: TokenBatch) -> torch.Tensor:
-        """Response log-probs under ``model`` (the policy before the update, or the reference), [N, T]."""
-        micro = self.tcfg.micro_batch_size
-        chunks = [
-            response_logprobs(model, batch.select(slice(i, i + micro)), self.alg.temperature)[0]
-            for i in range(0, len(batch), micro)
-        ]
-        return torch.cat(chunks)
+    def logprobs_of(self, model, batch: TokenBatch, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Response log-probs [N, T] under ``model`` (the policy before the update, or the reference), of the
+        ``rows`` given (default: all; the others are left 0), a micro-batch at a time, shortest together."""
+        out = torch.zeros_like(batch.response_mask)
+        rows = torch.arange(len(batch)) if rows is None else rows
+        rows = rows[torch.argsort(batch.response_mask.sum(-1).cpu()[rows], stable=True)].to(out.device)
+        for start in range(0, len(rows), self.tcfg.micro_batch_size):
+            idx = rows[start : start + self.tcfg.micro_batch_size]
+            out[idx] = response_logprobs(model, batch.select(idx), self.alg.temperature,
+                                         chunk_tokens=self.tcfg.logprob_chunk_tokens)[0]  # fmt: skip
+        return out
 
-    def update(
-        self, step: int, batch: TokenBatch, old: torch.Tensor, advantages: torch.Tensor, metrics: StepMetrics
-    ) -> None:
-        """Mini-batch updates of the policy on one rollout (``batch``, its ``old`` log-probs [N, T] and
-        ``advantages`` [N]); ``actor/*`` metrics go into ``metrics``."""
+    def schedule(self, step: int, batch: TokenBatch) -> list[list[MicroBatch]]:
+        """This rank's micro-batches of the step, per optimizer step (``rlvr.train.plan.update_schedule``)."""
+        shuffle = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "shuffle", step, self.dist.rank))
+        orders = [torch.randperm(len(batch), generator=shuffle) for _ in range(self.alg.epochs_per_rollout)]
+        return update_schedule(orders, batch.response_mask, self.plan, self.tcfg.micro_batch_size,
+                               self.alg.loss_aggregation, D.all_reduce_sum, self.dist.collective_device)  # fmt: skip
+
+    def update(self, step: int, batch: TokenBatch, schedule: list[list[MicroBatch]], old: torch.Tensor,
+               advantages: torch.Tensor, metrics: StepMetrics) -> None:  # fmt: skip
+        """The ``schedule``'s updates of the policy on one rollout (``batch``, its ``old`` log-probs [N, T], of
+        the rows after the first mini-batch, and ``advantages`` [N]); ``actor/*`` metrics go into ``metrics``."""
         alg, clip = self.alg, self.cfg.clip
         self._policy_version += 1
         ref = self.logprobs_of(self.parts.reference, batch) if self.parts.reference is not None else None
-        shuffle = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "shuffle", step, self.dist.rank))
-        orders = [torch.randperm(len(batch), generator=shuffle) for _ in range(alg.epochs_per_rollout)]
-        schedule = update_schedule(orders, batch.response_mask, self.plan, self.tcfg.micro_batch_size,
-                                   alg.loss_aggregation, D.all_reduce_sum, self.dist.collective_device)  # fmt: skip
         first_epoch = len(schedule) // alg.epochs_per_rollout  # its mini-batches see every sample once
         for number, minibatch in enumerate(schedule):
             for micro in minibatch:
                 idx = micro.indices.to(self.dist.device)
                 part = batch.select(idx)
                 logprobs, entropy = response_logprobs(
-                    self.policy, part, alg.temperature, with_entropy=True, entropy_grad=alg.entropy_coef != 0
+                    self.policy, part, alg.temperature, with_entropy=True, entropy_grad=alg.entropy_coef != 0,
+                    chunk_tokens=self.tcfg.logprob_chunk_tokens,
                 )
+                old_part = logprobs.detach() if number == 0 else old[idx]  # rows_needing_old_logprobs
                 loss, stats = policy_loss(
-                    logprobs, old[idx], advantages[idx], part.response_mask, clip=clip.mode, clip_low=clip.low,
+                    logprobs, old_part, advantages[idx], part.response_mask, clip=clip.mode, clip_low=clip.low,
                     clip_high=clip.high, aggregation=alg.loss_aggregation, max_response_len=alg.max_response_len,
                     pack_size=alg.pack_size,
                 )  # fmt: skip
@@ -220,7 +234,7 @@ class GRPOTrainer:
                 if kl is not None:
                     metrics.add_mean("actor/kl_ref", kl)
                 loss = loss + extra
-                self.policy.backward(loss * micro.weight)
+                self.policy.backward(poisoned(loss) * micro.weight)  # not finite: NaN, and the step is skipped
                 self.policy.step()  # DeepSpeed steps the optimizer only at the accumulation boundary
                 metrics.add_mean("actor/loss", loss)
                 for key in ("clip_frac_low", "clip_frac_high", "clip_frac", "ratio_mean", "approx_kl"):
@@ -229,7 +243,9 @@ class GRPOTrainer:
                 metrics.add_min("actor/ratio_min", stats["ratio_min"])
                 if number < first_epoch:
                     metrics.add_ratio("actor/entropy", (entropy.detach() * part.response_mask).sum(), part.response_mask.sum())
-            metrics.add_mean("actor/grad_norm", _nan_if_none(self.policy.get_global_grad_norm()))
+            if self.nonfinite.after_step(self.policy, metrics, step, number + 1):  # skipped too often in a row
+                self.save_checkpoint(step)  # the weights before the skipped steps
+                raise NonFiniteError(self.nonfinite.stop_message(step, self.run.path))
 
     # ------------------------------------------------------------------ evaluation, logs and checkpoints
     @torch.no_grad()
@@ -278,23 +294,6 @@ class GRPOTrainer:
             self.engine.load_weights(full_parameters(self.policy.module))
             self._engine_version = self._policy_version
 
-    def _accuracies(self, metrics: dict[str, float]) -> str:
-        return ", ".join(f"{b.name} accuracy {metrics[f'eval/{b.name}/accuracy']:.3f}" for b in self.parts.benchmarks)
-
-    def _summary(self, start: dict[str, float], end: dict[str, float], seconds: float) -> str:
-        before = ", ".join(f"{start[f'eval/{b.name}/accuracy']:.3f}" for b in self.parts.benchmarks)
-        path = self.run.path
-        return (
-            f"after {self.tcfg.total_steps} steps: {self._accuracies(end)} (before training: {before}); "
-            f"{seconds / 60:.1f} min\nrun directory: {path}\n"
-            f"figures: python -m analysis {path} --out {path / 'figures'}"
-        )
-
     def _say(self, message: str) -> None:
         if self.dist.is_main:
             log.info(message)
-
-
-def _nan_if_none(value: Any) -> Any:
-    """DeepSpeed's last global gradient norm is None until the first optimizer step."""
-    return float("nan") if value is None else value

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 
@@ -91,3 +92,18 @@ def timed(sink: dict[str, float], key: str) -> Iterator[None]:
         yield
     finally:
         sink[key] = sink.get(key, 0.0) + time.perf_counter() - start
+
+
+def accuracy_line(metrics: Mapping[str, float], benchmarks: Sequence[Any]) -> str:
+    """``heldout accuracy 0.570, ...``: each benchmark's ``eval/<name>/accuracy``."""
+    return ", ".join(f"{b.name} accuracy {metrics[f'eval/{b.name}/accuracy']:.3f}" for b in benchmarks)
+
+
+def run_summary(start: Mapping[str, float], end: Mapping[str, float], benchmarks: Sequence[Any], steps: int,
+                seconds: float, path: Path) -> str:  # fmt: skip
+    """What a finished run says: accuracies after and before, its time, where its files and figures are."""
+    before = ", ".join(f"{start[f'eval/{b.name}/accuracy']:.3f}" for b in benchmarks)
+    return (
+        f"after {steps} steps: {accuracy_line(end, benchmarks)} (before training: {before}); {seconds / 60:.1f} min\n"
+        f"run directory: {path}\nfigures: python -m analysis {path} --out {path / 'figures'}"
+    )

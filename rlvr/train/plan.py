@@ -82,6 +82,13 @@ def plan_step(cfg: RunConfig, world_size: int) -> StepPlan:
             f"algorithm.kl.coef={alg.kl.coef} and algorithm.entropy_coef={alg.entropy_coef} must be >= 0 "
             "(a bonus is a positive coefficient)"
         )
+    if trainer.zero_stage not in (1, 2, 3):
+        problems.append(
+            f"trainer.zero_stage={trainer.zero_stage} must be 1, 2 or 3: ZeRO's gradient-norm check is what skips "
+            "an optimizer step whose gradient is not finite (rlvr.train.nonfinite)"
+        )
+    if trainer.max_consecutive_nonfinite < 1:
+        problems.append(f"trainer.max_consecutive_nonfinite={trainer.max_consecutive_nonfinite} must be >= 1")
     if problems:
         raise ConfigError("invalid run config:\n  - " + "\n  - ".join(problems))
     return StepPlan(
@@ -125,7 +132,10 @@ def update_schedule(
     """This rank's micro-batches, grouped by optimizer step, for one rollout.
 
     ``orders`` is one permutation of the rank's samples per epoch; each is cut into mini-batches of
-    ``plan.mini_batch_per_rank`` samples (one optimizer step each) and those into micro-batches. For
+    ``plan.mini_batch_per_rank`` samples (one optimizer step each) and those, sorted longest first, into
+    micro-batches, so that a micro-batch holds samples of similar length and little padding is computed
+    (which samples share a micro-batch does not change a mini-batch's loss, except under
+    ``pack-token-mean``, whose packs keep the order). For
     ``token-mean`` a micro-batch's weight needs its mini-batch's token count over all ranks: the counts of
     every mini-batch are summed in one collective (``sum_over_ranks``), not one per mini-batch, and the
     weights are worked out on the host once per step, so the update never waits for the device to say one.
@@ -139,7 +149,27 @@ def update_schedule(
     micro_batches = plan.grad_accumulation * plan.world_size  # DeepSpeed averages over these
     schedule = []
     for idx, total in zip(minibatches, mini_tokens.tolist()):
+        if aggregation != "pack-token-mean":  # packs are runs of the order; anywhere else, bucket by length
+            idx = idx[torch.argsort(tokens[idx], descending=True, stable=True)]  # micro-batches of like lengths
         parts = [idx[start : start + micro_batch_size] for start in range(0, len(idx), micro_batch_size)]
         weights = [microbatch_loss_weight(aggregation, tokens[part].sum().item(), total, micro_batches) for part in parts]
         schedule.append([MicroBatch(part, weight) for part, weight in zip(parts, weights)])
     return schedule
+
+
+def rows_needing_old_logprobs(schedule: list[list[MicroBatch]]) -> torch.Tensor:
+    """The rows whose log-probs under the sampling policy ("old") must be computed before the first optimizer
+    step: those that some later mini-batch trains on. The first mini-batch needs none: until it steps, the
+    policy *is* the sampling policy, so its own log-probs (detached) are the old ones. With one mini-batch
+    per rollout (the ratio is identically 1) no row needs them.
+
+    >>> micro = lambda *rows: MicroBatch(torch.tensor(rows), 1.0)
+    >>> rows_needing_old_logprobs([[micro(3, 1)], [micro(0, 2)]]).tolist()
+    [0, 2]
+    >>> rows_needing_old_logprobs([[micro(3, 1)], [micro(1, 0)]]).tolist()  # a second epoch sees row 1 again
+    [0, 1]
+    >>> rows_needing_old_logprobs([[micro(0, 1), micro(2, 3)]]).tolist()
+    []
+    """
+    later = [micro.indices for minibatch in schedule[1:] for micro in minibatch]
+    return torch.unique(torch.cat(later)) if later else torch.zeros(0, dtype=torch.long)

@@ -30,6 +30,18 @@ log = logging.getLogger(__name__)
 POLICIES = ("auto", "never", "must")
 # Keys a resumed run may change: where things are read and written, and how it starts and talks.
 CHANGEABLE = ("paths.", "verbose", "trainer.resume")
+# Keys added to the config after runs were already started, with the value that does what the code did before
+# the key existed (ANY_VALUE: a key that never changes results, such as a memory chunk). A run started before
+# may continue where its config lacks such a key and the new config holds that value; checkpoint hashes
+# leave them out at that value, so they match whether or not the config that wrote them had the key.
+ANY_VALUE = object()
+ADDED_KEYS: dict[str, Any] = {
+    "control_name": None,
+    "algorithm.adam_eps": 1e-8,
+    "trainer.logprob_chunk_tokens": ANY_VALUE,
+    "trainer.max_consecutive_nonfinite": ANY_VALUE,  # acts only where a run would otherwise train on NaN
+    "trainer.min_free_gb": ANY_VALUE,
+}
 DONE = "done.json"
 STEP_FOLDERS = ("rollouts", "eval")  # hold step_<n>.parquet files
 
@@ -146,14 +158,14 @@ def differing_keys(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list
     ...                {"seed": 1, "paths": {"output_root": "b"}, "algorithm": {"lr": 1e-6}})
     ['seed']
     """
-    a, b = _flatten(saved), _flatten(current)
+    a, b = _without_legacy_values(_flatten(saved)), _without_legacy_values(_flatten(current))
     keys = sorted(set(a) | set(b))
     return [key for key in keys if a.get(key, _ABSENT) != b.get(key, _ABSENT) and not _changeable(key)]
 
 
 def config_hash(config_yaml: str) -> str:
     """A hash of the config that a resumed run must share (``CHANGEABLE`` keys aside)."""
-    flat = {k: v for k, v in _flatten(yaml.safe_load(config_yaml)).items() if not _changeable(k)}
+    flat = {k: v for k, v in _without_legacy_values(_flatten(yaml.safe_load(config_yaml))).items() if not _changeable(k)}
     return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -194,6 +206,12 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     for key, value in node.items():
         flat |= _flatten(value, f"{prefix}{key}.")
     return flat
+
+
+def _without_legacy_values(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``flat`` without the ``ADDED_KEYS`` that hold the value a config without them meant."""
+    return {k: v for k, v in flat.items()
+            if k not in ADDED_KEYS or (ADDED_KEYS[k] is not ANY_VALUE and v != ADDED_KEYS[k])}  # fmt: skip
 
 
 def _changeable(key: str) -> bool:

@@ -12,7 +12,10 @@
     checkpoints/latest     the step of the latest complete checkpoint
     done.json              written when the run finished (rlvr.train.resume)
 
-Only rank 0 writes.
+Only rank 0 writes (but every rank writes its part of each checkpoint).
+
+Before any of it, ``check_writable`` and ``check_free_space`` fail a run whose directory cannot take a file
+or whose disk cannot take the checkpoints it will write: at start, not after an hour of training.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
+from rlvr.config import TrainerConfig
 from rlvr.evaluate import RECORD_COLUMNS
 from rlvr.outputs import write_json, write_parquet
 from rlvr.train.loggers import MetricsLogger, NullLogger
@@ -94,3 +99,59 @@ def _json_number(value: Any) -> Any:
     value = float(value)
     return None if math.isnan(value) or math.isinf(value) else value
 
+
+# ---------------------------------------------------------------------------------------------------- at start
+class RunDirError(OSError):
+    """The run directory cannot hold the run; the message names the path and what is missing."""
+
+
+# A full-state checkpoint over all ranks (``rlvr.train.checkpoint``): DeepSpeed's fp32 master weights and
+# AdamW's two moments, 4 bytes each per parameter, whatever the training dtype.
+FULL_STATE_BYTES_PER_PARAMETER = 12
+GB = 10**9
+
+
+def check_writable(path: str | os.PathLike, rank: int) -> None:
+    """Create ``path`` if needed, and write, fsync and delete a probe file in it (each rank its own: every
+    rank writes its checkpoint partition there); a failure names the path and the system's reason."""
+    path, probe = Path(path), Path(path) / f".write_probe_rank_{rank}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as f:
+            f.write(b"probe")
+            f.flush()
+            os.fsync(f.fileno())  # a full disk may only say so here
+        probe.unlink()
+    except OSError as e:
+        reason = e.strerror or str(e) or type(e).__name__
+        raise RunDirError(
+            f"the run directory {path} is not writable ({reason}); choose another with hydra.run.dir=... "
+            "or paths.output_root=..."
+        ) from e
+
+
+def run_disk_bytes(num_parameters: int, dtype_bytes: int, trainer: TrainerConfig, *, start_step: int = 0) -> int:
+    """What a run writes from ``start_step`` on, at most, in bytes: the HF weights (``dtype_bytes`` per
+    parameter) of every checkpoint still to come (each keeps them), the full state of at most
+    ``keep_last + 1`` of them (one more while a new one is written, before the oldest is dropped) and
+    ``trainer.min_free_gb`` for logs, rollouts and evaluation records.
+
+    Checkpoints come every ``checkpoint_every`` steps and at the last step: 300 steps every 50 write 6.
+    """
+    every, total = max(trainer.checkpoint_every, 1), trainer.total_steps
+    checkpoints = max(total // every - start_step // every + (total % every != 0), 0) if total > start_step else 0
+    weights = checkpoints * num_parameters * dtype_bytes
+    full_state = min(checkpoints, trainer.keep_last + 1) * num_parameters * FULL_STATE_BYTES_PER_PARAMETER
+    return weights + full_state + int(trainer.min_free_gb * GB)
+
+
+def check_free_space(path: str | os.PathLike, needed: int) -> None:
+    """Fail unless the disk of ``path`` has ``needed`` bytes free (``run_disk_bytes``)."""
+    free = shutil.disk_usage(path).free
+    if free < needed:
+        raise RunDirError(
+            f"the disk of the run directory {path} has {free / GB:.2f} GB ({free} bytes) free, but the run will "
+            f"write up to {needed / GB:.2f} GB ({needed} bytes: checkpoints and trainer.min_free_gb); free some space, "
+            "run elsewhere (hydra.run.dir=..., paths.output_root=...) or keep fewer checkpoints "
+            "(trainer.checkpoint_every, trainer.keep_last)"
+        )

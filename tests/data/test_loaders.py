@@ -338,3 +338,80 @@ def test_the_data_configs_of_the_paper_load_offline():
 
     data = instantiate(compose_config("model=qwen2.5_math_7b", "data=deepscaler_levels").data)
     assert (len(data.train), len(data.heldout)) == (39_808, 500)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Broken files: each one an error that names the file and where in it
+
+
+def test_a_truncated_json_file_names_the_row_it_broke_in(tmp_path):
+    # rows 0 and 1 parse; the file ends inside row 2's prompt. "[" + row 0 (43 characters) + ", " is 46
+    # characters, row 1 (41) + ", " brings it to 89, and row 2's '{"id": "c", "prompt": ' (22) puts the quote
+    # that opens its prompt at char 111, column 112
+    path = tmp_path / "cut.json"
+    path.write_text('[{"id": "a", "prompt": "1+1", "answer": "2"}, {"id": "b", "prompt": "2", "answer": "3"}, '
+                    '{"id": "c", "prompt": "2+')  # fmt: skip
+    expected = f"{path} is not valid JSON in row 2: Unterminated string starting at: line 1 column 112 (char 111)"
+    with pytest.raises(DataError, match=re.escape(expected)):
+        load_specs(path)
+
+
+def test_a_truncated_jsonl_file_names_its_line(tmp_path):
+    path = tmp_path / "cut.jsonl"
+    path.write_text('{"id": "a", "prompt": "1+1", "answer": "2"}\n\n{"id": "b", "prompt": "2+')
+    with pytest.raises(DataError, match=re.escape(f"{path} line 3 is not valid JSON: Unterminated string")):
+        load_specs(path)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_bytes_that_are_not_utf8_name_line_column_and_row(tmp_path, suffix):
+    # "café" written in Latin-1: é is the byte 0xe9, the 28th character of line 2 (` {"id": "b", "prompt": "caf`)
+    rows = ['{"id": "a", "prompt": "1+1", "answer": "2"}', ' {"id": "b", "prompt": "caf\xe9", "answer": "2"}']
+    path = tmp_path / f"latin1{suffix}"
+    text = f"[{rows[0]},\n{rows[1]}]" if suffix == ".json" else "\n".join(rows)
+    path.write_bytes(text.encode("latin-1"))
+    row = " (in row 1)" if suffix == ".json" else ""
+    with pytest.raises(DataError, match=re.escape(f"{path} is not UTF-8 text: byte 0xe9 at line 2 column 28{row}")):
+        load_specs(path)
+
+
+@pytest.mark.parametrize(
+    "row, fault",
+    [
+        ({"id": "q", "prompt": ["1+1"], "answer": "2"}, "row 1 (id 'q'): problem is a list, not text or a number"),
+        ({"id": "q", "prompt": "1+1", "answer": {"value": 2}}, "row 1 (id 'q'): answer is a dict, not text or a number"),
+        ({"id": ["q"], "prompt": "1+1", "answer": "2"}, "row 1: id is a list, not text or a number"),
+        # the escape \ud800 alone: Python reads it as a lone surrogate, which no tokenizer can encode
+        ({"id": "q", "prompt": "x\ud800y", "answer": "2"}, "row 1 (id 'q'): problem is not valid Unicode: a lone surrogate at character 1"),
+    ],
+)  # fmt: skip
+def test_a_cell_of_the_wrong_type_or_not_unicode_is_a_bad_row(tmp_path, row, fault):
+    path = write_json(tmp_path / "typed.json", [{"id": "ok", "prompt": "1+6", "answer": "7"}, row])
+    with pytest.raises(DataError, match=re.escape(f"{path} {fault}; pass on_bad_row='skip'")):
+        load_specs(path)
+    assert load_specs(path, on_bad_row="skip") == ([Problem("ok", "1+6", "7")], 1)
+
+
+def test_a_json_list_of_something_else_than_rows_names_the_item(tmp_path):
+    path = write_json(tmp_path / "list.json", [{"id": "a", "prompt": "x", "answer": "1"}, "just a string"])
+    with pytest.raises(DataError, match=re.escape(f"{path} row 1: expected a JSON object, got str: just a string")):
+        load_specs(path)
+
+
+def test_a_parquet_file_without_an_answer_column_or_cut_short_is_named(tmp_path):
+    missing = write_parquet(tmp_path / "noanswer.parquet", [{"id": "a", "prompt": "x"}])
+    with pytest.raises(DataError, match=re.escape(f"{missing} has neither an answer nor a solution column; its columns are: id, prompt")):
+        load_specs(missing)
+    with pytest.raises(DataError, match=re.escape(f"column 'gold' (fields.answer) is not in {missing}")):
+        load_specs({"source": missing, "fields": {"answer": "gold"}})
+    whole = write_parquet(tmp_path / "whole.parquet", [{"id": "a", "prompt": "x", "answer": "1"}] * 50).read_bytes()
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=re.escape(f"{cut} is not a readable parquet file")):
+        load_specs(cut)
+
+
+def test_duplicate_ids_across_parquet_rows_name_both_rows(tmp_path):
+    path = write_parquet(tmp_path / "dup.parquet", [{"id": "7", "prompt": "x", "answer": "1"}] * 2)
+    with pytest.raises(DataError, match=re.escape(f"duplicate id '7': {path} row 0 and {path} row 1")):
+        load_specs(path)

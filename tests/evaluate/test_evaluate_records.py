@@ -150,16 +150,17 @@ def test_r1_responses_are_graded_whole_as_the_papers_evaluation_grades_them():
         "1 + 1 = 2</think> <answer>2</answer>",  # the last number: 2
         r"is it \boxed{3}?</think> <answer>2</answer>",  # the box in the reasoning: 3 (training would read 2)
         "one and one</think> <answer>two</answer>",  # no number at all: no answer
-        ("1 + 1 = 2</think> <answer>", "length"),  # cut after <answer>: the last number, 2
+        ("1 + 1 = 2</think> <answer>", "length"),  # cut after <answer>: its last number, 2, is no answer
     ]
     engine = ScriptedEngine(CharTokenizer(), {format_prompt("1+1", prompt): responses})
     benchmark = Benchmark("toy", 1, PROBLEMS[:1], "test", samples=4, temperature=0.6, top_p=1.0, max_new_tokens=32,
                           pass_k=(1, 4))  # fmt: skip
     records = evaluate_benchmarks(engine, CharTokenizer(), [benchmark], prompt, progress=False)
-    assert [r["answer"] for r in records] == ["2", "3", None, "2"]
-    assert [r["correct"] for r in records] == [True, False, False, True]
-    assert [r["parse_failed"] for r in records] == [False, False, True, False]
+    assert [r["answer"] for r in records] == ["2", "3", None, None]
+    assert [r["correct"] for r in records] == [True, False, False, False]
+    assert [r["parse_failed"] for r in records] == [False, False, True, True]
     assert [r["finished"] for r in records] == [True, True, True, False]
+    assert [r["fallback_denied"] for r in records] == [False, False, False, True]
     assert list(engine.calls[0].stop) == ["</answer>"]
 
 

@@ -6,6 +6,7 @@ from _grader_slow_task import HANG, hang_on_marker
 
 import rlvr.rewards.equivalence as equivalence
 import rlvr.rewards.grader as grader
+import rlvr.rewards.units as units
 from rlvr.rewards.grader import GraderPool, Task, get_grader, grade_responses, response_task, verify_answer
 
 # (response, gold answer, correct): what a Qwen-Math rollout looks like against MATH-style answers.
@@ -129,13 +130,15 @@ PAPER_TAGGED_RESPONSES = [
     (r"<answer>It is \boxed{\dfrac{64}{5}} km/h.</answer>", "12.8", r"\dfrac{64}{5}", r"\dfrac{64}{5}", True, True),
     ("<think>64 / 5</think> <answer>12.5</answer>", "12.8", "12.5", "12.5", False, False),
     ("<answer>12</answer> No wait: <answer>12.8</answer>", "12.8", "12.8", "12.8", True, True),
-    # math-verify reads 12.8 out of "12.8</think>" (Qwen-Math's grade_answer would not: the official reward is 0)
-    ("<think>64 / 5 = 12.8, so the answer is 12.8</think>", "12.8", "12.8</think>", "12.8</think>", True, True),
+    # "12.8</think>" does not parse as a whole, and a fragment of it (12.8) is never graded in its place:
+    # incorrect, as Qwen-Math's grade_answer has it (the official reward is 0)
+    ("<think>64 / 5 = 12.8, so the answer is 12.8</think>", "12.8", "12.8</think>", "12.8</think>", False, False),
     ("<think>64 / 5 = 12.8</think> <answer>12.8", "12.8", "12.8", "12.8", True, True),  # cut before </answer>
     (r"So the answer is \boxed{12.8}.", "12.8", "12.8", "12.8", True, True),
-    # a box that never closes is read to the end (math-verify finds 12.8 in "12.8</answer>", as
-    # Qwen-Math's grade_answer would not)
-    (r"<answer>\boxed{12.8</answer>", "12.8", "12.8", "12.8</answer>", True, True),
+    # a box that never closes is read to the end: after the last <answer> in training, 12.8; in the whole
+    # response in evaluation, "12.8</answer>", which does not parse (no fragment of it is graded, as in
+    # Qwen-Math's grade_answer)
+    (r"<answer>\boxed{12.8</answer>", "12.8", "12.8", "12.8</answer>", True, False),
     ("<answer> </answer>", "12.8", None, None, False, False),
     # a box in the reasoning: evaluation reads it, training the last answer
     (r"<think>is it \boxed{12.5}?</think> <answer>12.8</answer>", "12.8", "12.8", "12.5", True, False),
@@ -278,7 +281,7 @@ def test_invalid_settings(kwargs):
         GraderPool(**kwargs)
 
 
-@pytest.mark.parametrize("module", [grader, equivalence], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [grader, equivalence, units], ids=lambda m: m.__name__)
 def test_doctests(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -17,10 +17,11 @@ REQUIRED = {"inverse": {"reward": {"name": "python"}}, "all_of": {"rewards": [{"
 def test_registry_holds_the_papers_rewards():
     assert REWARDS.names() == ["all_of", "format", "ground_truth", "inverse", "no_repetition", "python", "random", "ttrl"]
     assert all(REWARDS.entry(name).doc for name in REWARDS)
-    # version 2: the paper's readings of R1-template responses and of boxes for the format reward
+    # format 2: the paper's readings of R1-template responses and of boxes; ground_truth 2: the R1 reading, 3 and
+    # ttrl 2: no answer from a fallback for a truncated response
     assert {name: REWARDS.entry(name).version for name in REWARDS} == {
-        "all_of": 1, "format": 2, "ground_truth": 2, "inverse": 1, "no_repetition": 1, "python": 1, "random": 1,
-        "ttrl": 1,
+        "all_of": 1, "format": 2, "ground_truth": 3, "inverse": 1, "no_repetition": 1, "python": 1, "random": 1,
+        "ttrl": 2,
     }  # fmt: skip
 
 
@@ -158,6 +159,36 @@ def test_answer_format_defaults_to_boxed(name):
     expected = reward(responses, ["5"] * 3)
     assert reward(responses, ["5"] * 3, answer_format=None) == reward(responses, ["5"] * 3, answer_format="boxed")
     assert reward(responses, ["5"] * 3, answer_format="boxed") == expected
+
+
+@pytest.mark.parametrize(
+    "response, answer_format, cut_reward",
+    [
+        ("so the sum is 5", "boxed", 0.0),  # no box: math-verify would read the last number
+        (r"so the sum is \boxed{5}. But wait", "boxed", 1.0),  # the box marks the answer, cut or not
+        ("<answer>the sum is 5", "answer_tag", 0.0),  # the last number
+        ("<answer>the answer is 5", "answer_tag", 1.0),  # "the answer is" marks it
+    ],
+)
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"name": "ground_truth"},
+        {"name": "all_of", "rewards": [{"name": "ground_truth"}, {"name": "inverse", "reward": {"name": "python"}}]},
+    ],
+    ids=["ground_truth", "ground_truth_no_python"],
+)
+def test_a_truncated_response_gets_no_reward_from_a_fallback(spec, response, answer_format, cut_reward):
+    # majority_vote, incorrect and one_shot are ground_truth against other labels: the same rule.
+    reward = build_reward(**spec)
+    both = reward([response] * 2, ["5"] * 2, answer_format=answer_format, truncated=[False, True])
+    assert both == [1.0, cut_reward]
+    assert reward([response], ["5"], answer_format=answer_format, truncated=None) == [1.0]
+
+
+def test_truncated_flags_must_match_the_responses():
+    with pytest.raises(ValueError, match="2 responses but 1 truncated flags"):
+        build_reward("ground_truth")(["5", "5"], ["5", "5"], truncated=[True])
 
 
 @pytest.mark.parametrize("name", ["ground_truth", "format"])

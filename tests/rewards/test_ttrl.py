@@ -168,3 +168,14 @@ def test_test_time_training_trains_on_the_held_out_problems():
     assert data.train == data.heldout == heldout and data.name == "adds/test_time" and data.skipped == 1
     with pytest.raises(DataError, match="'adds' has no held-out problems"):
         relabel_test_time(ProblemSet(name="adds", train=train, heldout=(), skipped=0))
+
+
+def test_a_truncated_kept_response_neither_votes_nor_scores_by_its_last_number():
+    # answer_tag reads a bare answer by its last number; cut at the length limit, "x = 4. But" has no answer.
+    pool = ["<answer>x = 4. But", "<answer>x = 4.", "<answer>the answer is 7", "<answer>7"]
+    reward = build_reward("ttrl", n_votes=4)
+    uncut = reward(pool[:2], ["4", "4"], vote_pools=[pool], answer_format="answer_tag")
+    assert uncut == [1.0, 1.0]  # 4 and 7 tie at 2 votes; 4 came first
+    cut = reward(pool[:2], ["4", "4"], vote_pools=[pool], answer_format="answer_tag", truncated=[True, False])
+    assert cut == [0.0, 0.0]  # 4 has 1 vote left, 7 wins
+

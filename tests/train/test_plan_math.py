@@ -32,9 +32,12 @@ def test_update_schedule_cuts_epochs_into_optimizer_steps_and_weights_micro_batc
     orders = [torch.tensor([0, 1, 2, 3]), torch.tensor([3, 1, 0, 2])]
     summed = []
     schedule = update_schedule(orders, mask, plan, 2, "token-mean", lambda t: summed.append(t) or t)
-    assert [[m.indices.tolist() for m in step] for step in schedule] == [[[0, 1], [2, 3]], [[3, 1], [0, 2]]]
-    # 8 tokens per mini-batch: weight = micro tokens x 2 micro-batches / 8
-    assert [[m.weight for m in step] for step in schedule] == [[1.0, 1.0], [1.25, 0.75]]
+    # each mini-batch longest first (ties keep their order): tokens 3, 2, 2, 1
+    assert [[m.indices.tolist() for m in step] for step in schedule] == [[[1, 2], [3, 0]], [[1, 3], [2, 0]]]
+    # 8 tokens per mini-batch: weight = micro tokens x 2 micro-batches / 8; micro-batches of 5 and 3 tokens
+    assert [[m.weight for m in step] for step in schedule] == [[1.25, 0.75], [1.25, 0.75]]
     assert len(summed) == 1 and summed[0].tolist() == [8, 8]  # one collective for all mini-batches
     per_sequence = update_schedule(orders, mask, plan, 2, "seq-mean-token-mean", lambda t: pytest.fail("no collective"))
     assert {m.weight for step in per_sequence for m in step} == {1.0}
+    packed = update_schedule(orders, mask, plan, 2, "pack-token-mean", lambda t: t)  # packs keep the order
+    assert [[m.indices.tolist() for m in step] for step in packed] == [[[0, 1], [2, 3]], [[3, 1], [0, 2]]]

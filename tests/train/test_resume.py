@@ -205,6 +205,18 @@ def test_differing_keys_and_the_config_hash_ignore_only_the_changeable_keys():
     assert resume.config_hash(yaml.safe_dump(a)) != resume.config_hash(yaml.safe_dump(b))
 
 
+def test_a_run_started_before_a_key_was_added_continues_at_that_keys_old_meaning():
+    """``algorithm.adam_eps`` came after runs were started: at 1e-8 (what Adam used before) a config without it
+    is the same run; any other value is another run. A memory chunk never changes results: any value."""
+    before = {"seed": 0, "algorithm": {"lr": 1e-6}, "trainer": {"total_steps": 3}}
+    now = {"seed": 0, "algorithm": {"lr": 1e-6, "adam_eps": 1e-8}, "trainer": {"total_steps": 3, "logprob_chunk_tokens": 7}}
+    assert differing_keys(before, now) == []
+    assert resume.config_hash(yaml.safe_dump(before)) == resume.config_hash(yaml.safe_dump(now))
+    changed = {**now, "algorithm": {"lr": 1e-6, "adam_eps": 1e-3}}
+    assert differing_keys(before, changed) == ["algorithm.adam_eps"]
+    assert resume.config_hash(yaml.safe_dump(before)) != resume.config_hash(yaml.safe_dump(changed))
+
+
 def test_doctests():
     import doctest
 

@@ -52,18 +52,6 @@ class ScriptedGroups(RolloutEngine):
 
 
 @pytest.fixture(scope="module")
-def world():
-    """A world of one on CPU, torn down with the environment variables it set (subprocess tests must not
-    inherit them)."""
-    with pytest.MonkeyPatch.context() as env:
-        for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
-            env.delenv(key, raising=False)
-        dist = D.setup_distributed("cpu")
-        yield dist
-        torch.distributed.destroy_process_group()
-
-
-@pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     from rlvr.models.tiny import build_char_tokenizer, build_tiny_model
 
@@ -293,3 +281,40 @@ def test_ttrl_samples_its_votes_in_one_call_and_trains_on_the_group(world, model
         assert metrics["reward/ttrl/label_hit_rate"] == 0 and metrics["reward/ttrl/reward_agreement"] == 0
         assert metrics["reward/ttrl/majority_share"] == 3 / 4 and metrics["reward/ttrl/true_answer_share"] == 1 / 4
     assert metrics["reward/ttrl/unlabelled_frac"] == 0
+
+
+
+UNBOXED = "so the sum is 5"
+
+
+class CutGroups(ScriptedGroups):
+    """Every group: one unboxed text that ends in the right number, finished (with EOS), then cut at the length
+    limit (without), twice over."""
+
+    def generate(self, prompts, params):
+        tokens = tuple(self.tokenizer.encode(UNBOXED, add_special_tokens=False))
+        finished = Completion((*tokens, self.tokenizer.eos_token_id), UNBOXED, "stop")
+        cut = Completion(tokens, UNBOXED, "length")
+        return [[finished, cut, finished, cut] for _ in prompts]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"name": "ground_truth"},
+        {"name": "all_of", "rewards": [{"name": "ground_truth"}, {"name": "inverse", "reward": {"name": "python"}}]},
+    ],
+    ids=["ground_truth", "ground_truth_no_python"],
+)
+def test_a_truncated_response_gets_no_ground_truth_reward_from_its_last_number(world, model_dir, tmp_path, spec):
+    """The same text without a box scores 1 when it finished (math-verify reads its last number, 5) and 0 when it
+    was cut at the length limit ("so the sum is 5" may have gone on "0"): the trainer passes the cut to the reward."""
+    import pandas as pd
+
+    trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=16, reward=build_reward(**spec), engine=CutGroups)
+    metrics = trainer.step(1)
+    rows = pd.read_parquet(tmp_path / "rollouts" / "step_1.parquet")
+    assert rows.finished.tolist() == [True, False] * 8
+    assert rows.reward.tolist() == [1.0, 0.0] * 8
+    assert rows.correct.tolist() == [True, False] * 8  # the accuracy metric reads them alike
+    assert metrics["train/reward_mean"] == metrics["train/fallback_denied_truncated"] == 0.5
