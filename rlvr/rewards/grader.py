@@ -130,6 +130,12 @@ class GraderPool(WorkerPool):
     ``WorkerPool`` for deadlines, chunks and closing). Not for use across ``fork``: a forked child
     must build its own pool (``get_grader`` does).
 
+    ``counts`` (cumulative, for logging and benchmarks) holds, next to the workers started and the tasks
+    that timed out: the ``pairs`` asked, the ``distinct`` tasks among them, and of these how many were
+    settled without a worker (``fast``), remembered (``cached``) or ``sent`` to one; and per pair how its
+    verdict came about, which adds up to ``pairs``: ``no_answer``, ``by_rules`` (the string rules),
+    ``by_math_verify`` (a worker, now or remembered) and ``by_timeout``.
+
     Args:
         num_workers: worker processes; each grades one task at a time.
         timeout_s: per-task deadline in seconds.

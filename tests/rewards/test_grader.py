@@ -201,10 +201,39 @@ def test_string_rules_need_no_worker(pool):
         (r"\dfrac{3}{4}", "0.75"), ("0.0000673", ".0000672"), (r"50\%", r"\frac{1}{2}"),  # exact values
         ("(2, 1)", "(1,2)"), (r"\{2, 1\}", "1, 2"), (r"\left(3, 4\right]", "(3,4]"), ("[3, 4]", "(3,4]"),  # order, brackets
         (r"\textbf{(C)}\ 12", r"\text{(C)}"), ("(D)", r"\text{(C)}"),  # choice letters
+        (r"y = 2 \sqrt{5}", r"2\sqrt{5}"), ("n = x^2+1", "x^2 + 1"), ("2x+3", "y = 2x + 3"),  # `x = ` and the value
     ]  # fmt: skip
     result = pool.grade(pairs)
-    assert result.correct == [True, True, False, False, True, False, True, False, True, True, False, True, False]
+    expected = [True, True, False, False, True, False, True, False, True, True, False, True, False, True, True, True]
+    assert result.correct == expected
     assert pool.counts["sent"] == before["sent"]
+
+
+@pytest.mark.parametrize(
+    "pred, gold",
+    [
+        ("x = 58,500", "58,500"),  # math-verify reads the list 58, 500 there
+        (r"e = \sqrt{2}", r"\sqrt{2}"),  # Euler's number, to math-verify
+        (r"x = 1 \pm \sqrt{19}", r"1 \pm \sqrt{19}"),
+        (r"x = y \le 3", r"y \le 3"),
+        ("y = 2x + 3", "2x + 5"),  # another value
+    ],
+)
+def test_assignments_the_rules_leave_to_math_verify(pred, gold):
+    assert equivalence.string_verdict(pred, gold) is None
+
+
+def test_counts_say_how_each_pair_was_settled():
+    pairs = [
+        ("70", "070"), ("70", "070"), (r"\sqrt{4}", "2"), (r"\sqrt{4}", "2"), (HANG, "1"), (None, "1"), ("  ", "1")
+    ]  # fmt: skip
+    with GraderPool(num_workers=2, timeout_s=0.5, task_fn=hang_on_marker, warm_up=False) as pool:
+        assert pool.grade(pairs).timed_out == [False] * 4 + [True] + [False] * 2
+        pool.grade(pairs[2:3])  # remembered: still math-verify's verdict
+        counts = pool.counts
+    assert (counts["by_rules"], counts["by_math_verify"], counts["by_timeout"], counts["no_answer"]) == (2, 3, 1, 2)
+    assert sum(counts[key] for key in ("by_rules", "by_math_verify", "by_timeout", "no_answer")) == counts["pairs"]
+    assert (counts["sent"], counts["cached"], counts["timeouts"]) == (2, 1, 1)
 
 
 def test_text_no_rule_can_read_goes_to_a_worker(pool):

@@ -123,6 +123,18 @@ ANSWERS: dict[str, list[tuple[str, str, bool]]] = {
         ("|x|", r"\sqrt{x^2}", True),
         (r"x + \sin(10\pi x)", "x", False),  # equal at every tenth, not in between
     ],
+    # `x = ` before the value (or before the gold answer) says nothing more: the string rules settle the
+    # same spelling, math-verify the rest.
+    "assignment": [
+        (r"y = 2\sqrt{5}", r"2 \sqrt{5}", True),
+        ("n = x^5 - x^4 + x^3 - x^2 + x - 1", "x^5 - x^4 + x^3 - x^2 + x - 1", True),
+        (r"x = \begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", True),
+        ("2x+3", "y = 2x + 3", True),
+        (r"x = \sqrt{20}", r"2\sqrt{5}", True),  # another spelling: math-verify's
+        ("y = 2x + 5", "2x + 3", False),
+        (r"x = 2\sqrt{6}", r"2\sqrt{5}", False),
+        ("x = 2x + 3", "y = 2x + 3", False),  # another equation
+    ],
 }
 
 ANSWER_CASES = [
