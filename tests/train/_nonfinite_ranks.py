@@ -17,22 +17,14 @@ import conftest  # noqa: E402, F401  (the environment the tests set)
 import rlvr.train.loop as loop  # noqa: E402
 from rlvr.train import distributed as D  # noqa: E402
 from test_nonfinite import record_boundary_steps, same  # noqa: E402
-from test_update import trainer_for  # noqa: E402
+from test_update import save_small_model, trainer_for  # noqa: E402
 
 
 def main(out: Path) -> None:
-    from rlvr.config import TinyArch
-    from rlvr.models.tiny import build_char_tokenizer, build_tiny_model
-
     dist = D.setup_distributed("cpu")
     model_dir = out / "model"
     if dist.is_main:
-        tokenizer = build_char_tokenizer()
-        torch.manual_seed(0)
-        arch = TinyArch(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                        num_key_value_heads=1, max_position_embeddings=64, rope_theta=10.0)  # fmt: skip
-        build_tiny_model(tokenizer, arch).save_pretrained(model_dir)
-        tokenizer.save_pretrained(model_dir)
+        save_small_model(model_dir)
     D.barrier()
     trainer = trainer_for(dist, model_dir, out / f"run_{dist.rank}", mini_batch_size=8, lr=1e-2)
     original, calls = loop.policy_loss, [0]

@@ -51,17 +51,22 @@ class ScriptedGroups(RolloutEngine):
             self.loaded += 1
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
+def save_small_model(path) -> None:
+    """A one-layer tiny model (seed 0) and the character tokenizer, saved to ``path``."""
     from rlvr.models.tiny import build_char_tokenizer, build_tiny_model
 
-    path = tmp_path_factory.mktemp("model")
     tokenizer = build_char_tokenizer()
     torch.manual_seed(0)
     arch = TinyArch(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
                     num_key_value_heads=1, max_position_embeddings=64, rope_theta=10.0)  # fmt: skip
     build_tiny_model(tokenizer, arch).save_pretrained(path)
     tokenizer.save_pretrained(path)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model")
+    save_small_model(path)
     return path
 
 
