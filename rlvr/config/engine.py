@@ -69,6 +69,10 @@ class TrainerConfig:
     """``auto`` (CUDA when visible), ``cpu`` or ``cuda``."""
     zero_stage: int = MISSING
     """DeepSpeed ZeRO stage; 3 partitions weights, gradients and optimizer state over the ranks."""
+    single_process_zero_stage: Optional[int] = MISSING
+    """The stage a run of one process uses instead (``null``: ``zero_stage``). With one rank ZeRO-3 has
+    nothing to partition, and its per-module gather and release hooks only cost time: stage 1 gives the same
+    weights (``tests/train/test_update.py``) in half the step time (``benchmarks/bench_step.py``)."""
     micro_batch_size: int = MISSING
     """Samples per forward/backward on each process; micro-batches accumulate to a mini-batch."""
     logprob_chunk_tokens: int = MISSING

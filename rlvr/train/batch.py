@@ -124,17 +124,19 @@ def chunked_token_logprobs(
     """Per-token log-probs and entropies [M] of ``targets`` [M] from hidden states [M, H], ``chunk_tokens``
     rows of logits at a time.
 
-    Under autograd each chunk is recomputed in the backward (activation checkpointing) instead of keeping its
-    [chunk, V] logits, so the extra memory is bounded by one chunk whatever the response length; the values
+    Under autograd each chunk (when there is more than one) is recomputed in the backward (activation
+    checkpointing) instead of keeping its [chunk, V] logits, so the extra memory is bounded by one chunk whatever the response length; the values
     and gradients are those of the unchunked computation.
     """
     if chunk_tokens < 1:
         raise ValueError(f"trainer.logprob_chunk_tokens={chunk_tokens} must be >= 1")
     parts = []
+    # One chunk is within the bound as it is: recomputing it in the backward would only cost time.
+    recompute = torch.is_grad_enabled() and hidden.requires_grad and hidden.shape[0] > chunk_tokens
     for start in range(0, hidden.shape[0], chunk_tokens):
         args = (head, hidden[start : start + chunk_tokens], targets[start : start + chunk_tokens], temperature,
                 with_entropy, entropy_grad, [0])  # fmt: skip
-        if torch.is_grad_enabled() and hidden.requires_grad:
+        if recompute:
             parts.append(checkpoint(_chunk_logprobs, *args, use_reentrant=False))
         else:
             parts.append(_chunk_logprobs(*args))

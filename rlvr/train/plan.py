@@ -82,6 +82,10 @@ def plan_step(cfg: RunConfig, world_size: int) -> StepPlan:
             f"algorithm.kl.coef={alg.kl.coef} and algorithm.entropy_coef={alg.entropy_coef} must be >= 0 "
             "(a bonus is a positive coefficient)"
         )
+    if trainer.single_process_zero_stage not in (None, 1, 2, 3):
+        problems.append(
+            f"trainer.single_process_zero_stage={trainer.single_process_zero_stage} must be null, 1, 2 or 3"
+        )
     if trainer.zero_stage not in (1, 2, 3):
         problems.append(
             f"trainer.zero_stage={trainer.zero_stage} must be 1, 2 or 3: ZeRO's gradient-norm check is what skips "

@@ -41,6 +41,7 @@ ADDED_KEYS: dict[str, Any] = {
     "trainer.logprob_chunk_tokens": ANY_VALUE,
     "trainer.max_consecutive_nonfinite": ANY_VALUE,  # acts only where a run would otherwise train on NaN
     "trainer.min_free_gb": ANY_VALUE,
+    "trainer.single_process_zero_stage": None,  # earlier one-process runs ran zero_stage (3)
 }
 DONE = "done.json"
 STEP_FOLDERS = ("rollouts", "eval")  # hold step_<n>.parquet files

@@ -86,14 +86,15 @@ class VotingGroups(ScriptedGroups):
 
 
 def trainer_for(world, model_dir, tmp_path, *, mini_batch_size, epochs=1, aggregation="seq-mean-token-mean", lr=1e-4,
-                checkpointing=False, problems=PROBLEMS, whiten=False, reward=None, engine=ScriptedGroups):
+                checkpointing=False, problems=PROBLEMS, whiten=False, reward=None, engine=ScriptedGroups,
+                single_process_zero_stage=3):
     from rlvr.hf import load_tokenizer
 
     cfg = compose_run()
     cfg.algorithm = replace(cfg.algorithm, rollout_batch_size=4, group_size=4, mini_batch_size=mini_batch_size,
                             epochs_per_rollout=epochs, loss_aggregation=aggregation, max_response_len=32, lr=lr,
                             advantage=replace(cfg.algorithm.advantage, whiten=whiten))  # fmt: skip
-    cfg.trainer = replace(cfg.trainer, micro_batch_size=4)
+    cfg.trainer = replace(cfg.trainer, micro_batch_size=4, single_process_zero_stage=single_process_zero_stage)
     cfg.model = replace(cfg.model, gradient_checkpointing=checkpointing)
     tokenizer = load_tokenizer(str(model_dir))
     policy, _ = init_policy(str(model_dir), cfg.model, cfg.algorithm, cfg.trainer, world.world_size)
@@ -163,6 +164,38 @@ def test_a_second_epoch_sees_a_moved_policy(world, model_dir, tmp_path):
     trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=8, epochs=2, lr=1e-2)  # big steps
     metrics = trainer.step(1)
     assert metrics["actor/ratio_max"] > 1 + 1e-4 or metrics["actor/ratio_min"] < 1 - 1e-4
+
+
+def test_in_a_world_of_one_zero1_trains_the_same_weights_as_zero3(world, model_dir, tmp_path):
+    """Why a run of one process may take stage 1 (``trainer.single_process_zero_stage``): the same two
+    optimizer steps give the same weights, up to float summation order."""
+    from rlvr.train.policy import full_parameters
+
+    weights = {}
+    for stage in (3, 1):
+        trainer = trainer_for(world, model_dir, tmp_path / str(stage), mini_batch_size=8, lr=1e-2,
+                              single_process_zero_stage=stage)  # fmt: skip
+        assert trainer.policy.zero_optimization_stage() == stage
+        trainer.step(1)
+        weights[stage] = {name: tensor.clone() for name, tensor in full_parameters(trainer.policy.module)}
+    from rlvr.hf import load_causal_lm
+
+    start = dict(load_causal_lm(str(model_dir), dtype="float32", trust_remote_code=False).named_parameters())
+    assert weights[1].keys() == weights[3].keys() == start.keys()
+    assert max((weights[3][n] - start[n]).abs().max() for n in start) > 1e-3  # the steps moved the weights
+    # Adam moves every weight by about lr = 1e-2 per step whatever its gradient's size, so float summation
+    # order differences in tiny gradients show as up to ~3e-6 here: far below the 2e-2 the weights moved.
+    for name, tensor in weights[3].items():
+        torch.testing.assert_close(weights[1][name], tensor, rtol=0, atol=1e-5, msg=name)
+
+
+def test_in_a_world_of_one_zero3_keeps_torchs_own_linear(world, model_dir, tmp_path):
+    """ZeRO-3's memory-efficient linear replaces F.linear for the whole process; with one rank nothing is
+    gathered, so it would only slow every linear layer (the engine's generation too)."""
+    trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=16, single_process_zero_stage=None)
+    assert trainer.policy.zero_optimization_stage() == 3
+    assert torch.nn.functional.linear is torch._C._nn.linear
+    assert trainer.step(1)["actor/grad_norm"] > 0
 
 
 def test_the_policy_trains_in_training_mode_with_activations_checkpointed(world, model_dir, tmp_path):
