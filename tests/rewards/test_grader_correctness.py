@@ -13,7 +13,8 @@ import sympy
 
 import rlvr.rewards.verify as verify
 from rlvr.evaluate.metrics import summarize
-from rlvr.rewards.grader import GraderPool, Task, grade_answers, grade_responses, read_response
+from _grading_tables import answer_verdicts_of, pool  # noqa: F401  (pool: a fixture)
+from rlvr.rewards.grader import Task, grade_answers, grade_responses, read_response
 
 # (pred, gold, correct) per class.
 ANSWERS: dict[str, list[tuple[str, str, bool]]] = {
@@ -145,17 +146,8 @@ ANSWER_CASES = [
 
 
 @pytest.fixture(scope="module")
-def pool():
-    with GraderPool(num_workers=2, timeout_s=20.0, warm_up=False) as pool:
-        yield pool
-
-
-@pytest.fixture(scope="module")
 def answer_verdicts(pool) -> dict[tuple[str, str], bool]:
-    pairs = list(dict.fromkeys((pred, gold) for rows in ANSWERS.values() for pred, gold, _ in rows))
-    result = grade_answers([p for p, _ in pairs], [g for _, g in pairs], pool=pool)
-    assert not any(result.timed_out), [pair for pair, t in zip(pairs, result.timed_out) if t]
-    return dict(zip(pairs, result.correct))
+    return answer_verdicts_of(((pred, gold) for rows in ANSWERS.values() for pred, gold, _ in rows), pool)
 
 
 @pytest.mark.parametrize("pred, gold, expected", ANSWER_CASES)

@@ -17,7 +17,8 @@ import json
 import pytest
 from conftest import DATA_DIR
 
-from rlvr.rewards.grader import GraderPool, grade_answers, grade_responses, response_task
+from _grading_tables import answer_verdicts_of, pool  # noqa: F401  (pool: a fixture)
+from rlvr.rewards.grader import grade_responses, response_task
 
 EVAL = DATA_DIR / "eval"
 MISSING = [name for name in ("math500", "amc", "aime25") if not (EVAL / f"{name}.json").is_file()]
@@ -251,18 +252,8 @@ EVALUATED_TAGGED_RESPONSES = [
 
 
 @pytest.fixture(scope="module")
-def pool():
-    with GraderPool(num_workers=2, timeout_s=10.0, warm_up=False) as pool:
-        yield pool
-
-
-@pytest.fixture(scope="module")
 def answer_verdicts(pool) -> dict[tuple[str, str], bool]:
-    """Every table pair graded in one batch: (pred, gold) -> correct."""
-    pairs = list(dict.fromkeys((case.values[0], case.values[1]) for case in ANSWER_CASES))
-    result = grade_answers([p for p, _ in pairs], [g for _, g in pairs], pool=pool)
-    assert not any(result.timed_out), [pair for pair, t in zip(pairs, result.timed_out) if t]
-    return dict(zip(pairs, result.correct))
+    return answer_verdicts_of(((case.values[0], case.values[1]) for case in ANSWER_CASES), pool)
 
 
 @pytest.mark.parametrize("pred, gold, expected", ANSWER_CASES)
