@@ -223,14 +223,19 @@ def _close_ids_hint(wanted: str, ids: Sequence[str]) -> str:
     return f"; close ids: {', '.join(dict.fromkeys(by_key[k] for k in close))}" if close else ""
 
 
+def _record(problem: Problem) -> dict[str, Any]:
+    record: dict[str, Any] = {"id": problem.id, "prompt": problem.problem, "answer": problem.answer}
+    if problem.options:
+        record["options"] = problem.option_map
+    return record
+
+
 def write_problems_json(path: PathLike, rows: Iterable[Problem | Mapping[str, Any]]) -> Path:
-    """Write rows as a JSON list in the data files' layout (a ``Problem`` becomes ``{id, prompt, answer}``;
-    mappings are written as they are), through a temporary file so a reader never sees half a file."""
+    """Write rows as a JSON list in the data files' layout (a ``Problem`` becomes ``{id, prompt, answer}``, and
+    its ``options`` where it has them; mappings are written as they are), through a temporary file so a reader
+    never sees half a file."""
     path = Path(path)
-    records = [
-        {"id": row.id, "prompt": row.problem, "answer": row.answer} if isinstance(row, Problem) else dict(row)
-        for row in rows
-    ]
+    records = [_record(row) if isinstance(row, Problem) else dict(row) for row in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:

@@ -15,6 +15,14 @@ class Problem:
     problem: str
     answer: str  # what the reward compares with: the true answer, or a label (majority vote, incorrect)
     true_answer: str | None = None  # the true answer when ``answer`` is such a label (None: unknown or the same)
+    # Multiple-choice options as (letter, content) pairs, where the source has them: an answer holding the
+    # gold option's content is then graded as its letter (rlvr.rewards.grader.against_options).
+    options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def option_map(self) -> dict[str, str] | None:
+        """The options as letter -> content, or None where the problem has none."""
+        return dict(self.options) if self.options else None
 
     @property
     def truth(self) -> str:

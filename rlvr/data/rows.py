@@ -7,6 +7,9 @@ The paper's DeepScaleR files, MATH-500 from the hub and a majority-vote label fi
   ``fields`` names other columns.
 - answers and ids are text: ``7`` becomes ``"7"``, an integral float ``142.0`` becomes ``"142"``;
   text is kept as written (AMC's ``"142.0"`` stays, the grader reads it as 142).
+- multiple-choice options, where a source has them: column ``options`` or ``choices`` (or ``fields.options``),
+  a mapping of letter to content (``{"A": "3", "B": "5"}``) or a list whose items are options A, B, ...
+  A gold letter that names no option is a bad row.
 - a row without a problem or an answer, or with a cell that is not text or a number (a list, an object,
   bytes) or not valid Unicode (a lone surrogate from a JSON escape), is never turned into a ``Problem``:
   it is an error that names the file, the row and its id, or with ``on_bad_row="skip"`` it is dropped,
@@ -23,14 +26,16 @@ from typing import Any, Mapping, Sequence
 
 from rlvr.data.problems import DataError, Problem
 from rlvr.data.sources import Table
+from rlvr.rewards.equivalence import gold_choice
 from rlvr.rewards.extract import last_boxed
 
 log = logging.getLogger(__name__)
 
 BAD_ROW_POLICIES = ("error", "skip")
-FIELDS = ("problem", "answer", "id", "solution")
+FIELDS = ("problem", "answer", "id", "solution", "options")
 
-_DEFAULT_COLUMNS = {"problem": ("problem", "prompt", "question"), "id": ("id", "unique_id")}
+_DEFAULT_COLUMNS = {"problem": ("problem", "prompt", "question"), "id": ("id", "unique_id"),
+                    "options": ("options", "choices")}  # fmt: skip
 _BAD_ROWS_SHOWN = 5
 
 
@@ -47,6 +52,7 @@ class Columns:
     answer: str | None
     solution: str | None
     id: str | None
+    options: str | None = None
 
 
 def resolve_columns(table: Table, fields: Mapping[str, str] | None = None) -> Columns:
@@ -81,7 +87,8 @@ def resolve_columns(table: Table, fields: Mapping[str, str] | None = None) -> Co
                 f"{', '.join(table.columns)}; name one with fields.answer or fields.solution"
             )
     ident = fields.get("id") or _first_present(_DEFAULT_COLUMNS["id"], table.columns)
-    return Columns(problem=problem, answer=answer, solution=solution, id=ident)
+    options = fields.get("options") or _first_present(_DEFAULT_COLUMNS["options"], table.columns)
+    return Columns(problem=problem, answer=answer, solution=solution, id=ident, options=options)
 
 
 def _first_present(names: Sequence[str], columns: Sequence[str]) -> str | None:
@@ -146,6 +153,37 @@ def _cell_fault(name: str, value: Any) -> str | None:
     return None
 
 
+def parse_options(value: Any) -> tuple[tuple[str, str], ...] | str:
+    """A cell of multiple-choice options as (letter, content) pairs (empty: none), or what is wrong with it.
+
+    >>> parse_options({"A": 3, "b": "x+1"}), parse_options(["3", "5"]), parse_options(None)
+    ((('A', '3'), ('B', 'x+1')), (('A', '3'), ('B', '5')), ())
+    >>> parse_options("A) 3"), parse_options({"AB": "3"}), parse_options(["3", ""])
+    ('options is a str, not a mapping of letters to options or a list', "options has a key 'AB' that is not one letter", 'option B is empty')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ()
+    if hasattr(value, "tolist") and not isinstance(value, Mapping):  # a parquet list column arrives as an array
+        value = value.tolist()
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, (list, tuple)):
+        pairs = [(chr(ord("A") + i), item) for i, item in enumerate(value)]
+    else:
+        return f"options is a {type(value).__name__}, not a mapping of letters to options or a list"
+    options = []
+    for key, content in pairs:
+        letter = str(key).strip().strip("()").upper()
+        if len(letter) != 1 or not letter.isalpha():
+            return f"options has a key {key!r} that is not one letter"
+        text = as_text(content) if content is None or isinstance(content, (str, numbers.Number)) else None
+        if text is None or not text.strip():
+            return f"option {letter} is empty" if content is None or isinstance(content, str) else \
+                f"option {letter} is a {type(content).__name__}, not text or a number"
+        options.append((letter, text))
+    return tuple(options)
+
+
 def _row_problem(row: Mapping[str, Any], index: int, columns: Columns) -> Problem | BadRow:
     """One row as a ``Problem``, or what makes it unusable."""
     fault = None if columns.id is None else _cell_fault("id", row.get(columns.id))
@@ -170,7 +208,13 @@ def _row_problem(row: Mapping[str, Any], index: int, columns: Columns) -> Proble
             return BadRow(index, ident, f"missing {name}")
         if not value.strip():
             return BadRow(index, ident, f"empty {name}")
-    return Problem(id=ident, problem=problem, answer=answer)
+    options = () if columns.options is None else parse_options(row.get(columns.options))
+    if isinstance(options, str):
+        return BadRow(index, ident, options)
+    letter = gold_choice(answer)
+    if options and letter is not None and letter not in dict(options):
+        return BadRow(index, ident, f"answer {answer!r} names no option (options: {', '.join(k for k, _ in options)})")
+    return Problem(id=ident, problem=problem, answer=answer, options=options)
 
 
 def table_problems(

@@ -99,7 +99,8 @@ def _evaluate_chunk(
     # What the grader grades is also the record's answer: each response is read once. One cut at the length
     # limit gets no answer from a fallback (its last number): `fallback_denied`.
     readings = [
-        read_response(c.text, p.answer, prompt.answer_format, evaluation=True, truncated=c.finish_reason == "length")
+        read_response(c.text, p.answer, prompt.answer_format, evaluation=True, truncated=c.finish_reason == "length",
+                      options=p.option_map)
         for p, _, c in completions
     ]
     graded = (pool or get_grader()).grade([reading.task for reading in readings])

@@ -18,7 +18,7 @@ import math
 import re
 from decimal import Decimal
 from fractions import Fraction
-from typing import Iterable, NamedTuple
+from typing import Iterable, Mapping, NamedTuple
 
 from rlvr.rewards.units import tail_verdict, variables, without_tail
 
@@ -343,6 +343,21 @@ def stated_choice(pred: str) -> str | None:
         return (whole[1] or whole[2]).upper()
     named = set(_NAMED_CHOICE.findall(text))
     return named.pop() if len(named) == 1 else None
+
+
+def option_gold(pred: str, gold: str, options: Mapping[str, str]) -> str:
+    r"""What ``pred`` is graded against where the problem's multiple-choice ``options`` (letter -> content) are
+    known: the gold letter's option content when the gold is a letter and ``pred`` states none (it answered
+    with the content: "\boxed{\frac12}"), else ``gold`` itself (a letter is graded as a letter).
+
+    >>> options = {"A": "3", "B": r"\frac{1}{2}"}
+    >>> option_gold("0.5", "B", options), option_gold("(A)", "B", options), option_gold("0.5", "7", options)
+    ('\\frac{1}{2}', 'B', '7')
+    """
+    letter = gold_choice(gold)
+    if letter is None or letter not in options or stated_choice(pred) is not None:
+        return gold
+    return options[letter]
 
 
 def _choice_verdict(pred: str, gold: str) -> bool | None:

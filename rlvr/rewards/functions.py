@@ -58,7 +58,7 @@ def context_truncated(context: dict[str, Any], responses: Sequence[str]) -> list
     return [bool(cut) for cut in truncated]
 
 
-@REWARDS.register("ground_truth", version=3)
+@REWARDS.register("ground_truth", version=4)
 def ground_truth_reward(
     responses: Sequence[str],
     answers: Sequence[str],
@@ -75,6 +75,8 @@ def ground_truth_reward(
     is", else its last number (version 1 read only a closed ``<answer>`` span: ``answer_tag_strict``).
     A response the ``truncated`` context marks as cut at the length limit scores 0 where its answer would
     come from a fallback: the whole response without a box, the last number (version 2 graded it).
+    With the ``options`` context (per response, its problem's multiple-choice options, or None), an answer
+    holding the gold option's content counts as the gold letter (version 3 compared it with the letter).
     A grading timeout scores 0. ``timeout_s`` and ``num_workers`` configure the shared grader pool
     (None: its defaults). Follows ``qwen_eval.py: qwen_reward_fn``.
 
@@ -100,6 +102,7 @@ def ground_truth_reward(
         pool=get_grader(num_workers, timeout_s),
         answer_format=context_answer_format(context),
         truncated=context_truncated(context, responses),
+        options=context.get("options"),
     )
     return [float(correct) for correct in graded.correct]
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from rlvr.rewards import equivalence, extract, units, verify
-from rlvr.rewards.equivalence import gold_choice, stated_choice, string_verdict
+from rlvr.rewards.equivalence import gold_choice, option_gold, stated_choice, string_verdict
 from rlvr.rewards.extract import (
     ANSWER_FORMATS,
     answers_by_fallback,
@@ -301,14 +301,17 @@ class Reading(NamedTuple):
 
 
 def read_response(
-    response: str, gold: str, answer_format: str = "boxed", *, evaluation: bool = False, truncated: bool = False
+    response: str, gold: str, answer_format: str = "boxed", *, evaluation: bool = False, truncated: bool = False,
+    options: Mapping[str, str] | None = None,
 ) -> Reading:
     r"""What to grade for one response (see the module docstring for the rule).
 
     ``evaluation=True``: as the paper's evaluation grades a response in ``answer_format``
     (``rlvr.rewards.extract.evaluation_format``), e.g. an ``answer_tag`` one by the rules on the whole
     response, not on the text after its last ``<answer>``. ``truncated``: the response was cut at the
-    length limit, so it gets no answer from a fallback.
+    length limit, so it gets no answer from a fallback. ``options``: the problem's multiple-choice options
+    (letter -> content), where known: a marked answer that states no letter is then graded against the
+    content of the gold letter's option (``rlvr.rewards.equivalence.option_gold``).
 
     >>> read_response("so x = 4. But wait, this is not the", "4")
     Reading(task=Task(pred='so x = 4. But wait, this is not the', gold='4', fallback=True), fallback_denied=False)
@@ -322,7 +325,10 @@ def read_response(
     gold = str(gold)
     if truncated and answers_by_fallback(response, answer_format):
         return Reading(Task(None, gold), fallback_denied=True)
-    return Reading(_task(response, gold, answer_format))
+    task = _task(response, gold, answer_format)
+    if options and task.pred is not None and not task.fallback:  # a box's content may be an option's
+        task = Task(task.pred, option_gold(task.pred, gold, options))
+    return Reading(task)
 
 
 def _task(response: str, gold: str, answer_format: str) -> Task:
@@ -368,20 +374,26 @@ def grade_responses(
     answer_format: str = "boxed",
     *,
     truncated: Sequence[bool] | None = None,
+    options: Sequence[Mapping[str, str] | None] | None = None,
 ) -> GradeResult:
     """Extract each response's answer in ``answer_format`` and grade it against its gold answer on
     ``pool`` (default: shared). ``truncated``: per response, whether it was cut at the length limit
     (None: none was); such a response gets no credit from a fallback (``read_response``), counted in
-    ``fallback_denied``. An unknown format or a blank gold answer fails before anything is graded."""
+    ``fallback_denied``. ``options``: per response, its problem's multiple-choice options where known
+    (``read_response``). An unknown format or a blank gold answer fails before anything is graded."""
     if len(responses) != len(answers):
         raise ValueError(f"{len(responses)} responses but {len(answers)} answers")
     if truncated is not None and len(truncated) != len(responses):
         raise ValueError(f"{len(responses)} responses but {len(truncated)} truncated flags")
+    if options is not None and len(options) != len(responses):
+        raise ValueError(f"{len(responses)} responses but {len(options)} option sets")
     ANSWER_FORMATS.entry(answer_format)  # did-you-mean error, even for an empty batch
     check_golds(answers)  # before reading: a None would be read as the text "None"
     pool = get_grader() if pool is None else pool
     cut = [False] * len(responses) if truncated is None else [bool(t) for t in truncated]
-    readings = [read_response(r, a, answer_format, truncated=t) for r, a, t in zip(responses, answers, cut)]
+    choices = [None] * len(responses) if options is None else options
+    readings = [read_response(r, a, answer_format, truncated=t, options=o)
+                for r, a, t, o in zip(responses, answers, cut, choices)]  # fmt: skip
     graded = pool.grade([reading.task for reading in readings])
     return replace(graded, fallback_denied=[reading.fallback_denied for reading in readings])
 

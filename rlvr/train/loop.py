@@ -157,14 +157,15 @@ class GRPOTrainer:
         answer_format = self.parts.prompt.answer_format
         # A response cut at the length limit gets no credit from a fallback (its last number); counted below.
         cut = [c.finish_reason == "length" for c in rollouts.completions]
+        options = [p.option_map for p in rollouts.problems]
         rewards = self.parts.reward(
             rollouts.responses, answers, seed=self.cfg.seed, step=step, prompt_ids=[p.id for p in rollouts.problems],
             sample_indices=rollouts.sample_indices, answer_format=answer_format, vote_pools=rollouts.vote_pools,
-            truncated=cut, report=lambda name, total, count: metrics.add_ratio(f"reward/{name}", total, count),
+            truncated=cut, options=options, report=lambda name, total, n: metrics.add_ratio(f"reward/{name}", total, n),
         )  # fmt: skip
-        graded = grade_responses(rollouts.responses, truths, answer_format=answer_format, truncated=cut)
+        graded = grade_responses(rollouts.responses, truths, answer_format=answer_format, truncated=cut, options=options)
         by_label = graded if truths == answers else grade_responses(
-            rollouts.responses, answers, answer_format=answer_format, truncated=cut
+            rollouts.responses, answers, answer_format=answer_format, truncated=cut, options=options
         )
         metrics.add_ratio("train/fallback_denied_truncated", sum(graded.fallback_denied), len(cut))
         return Scores(

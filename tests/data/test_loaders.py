@@ -134,7 +134,7 @@ def test_default_columns_and_field_mapping(tmp_path):
     assert asked.problems[0].answer == "S"  # ... unless asked
     with pytest.raises(ValueError, match="name one"):
         load_specs({"source": both, "fields": {"answer": "answer", "solution": "solution"}})
-    with pytest.raises(ValueError, match="unknown field.*'gold_answer'.*available: problem, answer, id, solution"):
+    with pytest.raises(ValueError, match="unknown field.*'gold_answer'.*available: problem, answer, id, solution, options"):
         load_specs({"source": both, "fields": {"gold_answer": "answer"}})
 
 
@@ -272,6 +272,8 @@ def test_write_problems_json_round_trips(tmp_path):
     path = write_problems_json(tmp_path / "out" / "p.json", EXPECTED)
     assert load_specs(path).problems == EXPECTED
     assert json.loads(path.read_text())[0] == {"id": "a", "prompt": "1+6", "answer": "7"}
+    choice = [Problem("m", "Which?", "B", options=(("A", "3"), ("B", "5"))), *EXPECTED]
+    assert load_specs(write_problems_json(tmp_path / "mc.json", choice)).problems == choice
 
 
 @pytest.mark.parametrize("module", [sources, rows, loaders])
@@ -414,4 +416,34 @@ def test_a_parquet_file_without_an_answer_column_or_cut_short_is_named(tmp_path)
 def test_duplicate_ids_across_parquet_rows_name_both_rows(tmp_path):
     path = write_parquet(tmp_path / "dup.parquet", [{"id": "7", "prompt": "x", "answer": "1"}] * 2)
     with pytest.raises(DataError, match=re.escape(f"duplicate id '7': {path} row 0 and {path} row 1")):
+        load_specs(path)
+
+
+def test_multiple_choice_options_load_from_a_mapping_or_a_list(tmp_path):
+    mapping = write_json(tmp_path / "mc.json", [
+        {"id": "m", "problem": "Which?", "answer": "B", "options": {"A": "3", "(b)": r"\frac{1}{2}"}},
+        {"id": "n", "problem": "How many?", "answer": "7"},  # a row without options in the same file
+    ])  # fmt: skip
+    first, second = load_specs(mapping).problems
+    assert first.options == (("A", "3"), ("B", r"\frac{1}{2}")) and first.option_map == {"A": "3", "B": r"\frac{1}{2}"}
+    assert second.options == () and second.option_map is None
+    listed = write_parquet(tmp_path / "mc.parquet", [{"id": "p", "problem": "Which?", "answer": "(C)", "choices": ["1", "2", "4"]}])
+    assert load_specs(listed).problems[0].option_map == {"A": "1", "B": "2", "C": "4"}
+    renamed = write_json(tmp_path / "renamed.json", [{"problem": "Which?", "answer": "A", "opts": ["x", "y"]}])
+    assert load_specs({"source": renamed, "fields": {"options": "opts"}}).problems[0].option_map == {"A": "x", "B": "y"}
+
+
+@pytest.mark.parametrize(
+    "options, answer, fault",
+    [
+        ({"A": "3", "B": "5"}, "E", "answer 'E' names no option (options: A, B)"),
+        ("A) 3  B) 5", "A", "options is a str, not a mapping of letters to options or a list"),
+        ({"AB": "3"}, "A", "options has a key 'AB' that is not one letter"),
+        (["3", ""], "A", "option B is empty"),
+        ([["3"], "5"], "A", "option A is a list, not text or a number"),
+    ],
+)
+def test_bad_options_are_a_bad_row_naming_file_row_and_fault(tmp_path, options, answer, fault):
+    path = write_json(tmp_path / "mc.json", [{"id": "q", "problem": "Which?", "answer": answer, "options": options}])
+    with pytest.raises(DataError, match=re.escape(f"{path} row 0 (id 'q'): {fault}")):
         load_specs(path)

@@ -105,7 +105,7 @@ def test_spec_is_nested_plain_and_json_serialisable():
         "version": 1,
         "params": {
             "rewards": [
-                {"name": "ground_truth", "version": 3, "params": {"timeout_s": 5.0, "num_workers": None}},
+                {"name": "ground_truth", "version": 4, "params": {"timeout_s": 5.0, "num_workers": None}},
                 {"name": "inverse", "version": 1, "params": {"reward": {"name": "python", "version": 1, "params": {}}}},
             ]
         },

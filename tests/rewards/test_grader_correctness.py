@@ -219,6 +219,37 @@ def test_option_content_is_graded_by_the_letter_named_next_to_the_box(pool, resp
     assert grade_responses([response], [gold], pool=pool).correct == [expected]
 
 
+# Where the problem's options are known (a source's `options` column), the option's content counts as its letter.
+WORDS = {"A": "Line", "B": "Circle", "C": "Plane"}
+NUMBERS = {"A": "3", "B": r"\frac{1}{2}", "C": r"2\sqrt{2}"}
+OPTION_RESPONSES = [
+    (r"So the answer is $\boxed{\text{Plane}}$.", "C", WORDS, True),  # unknown without the options (above)
+    (r"So the answer is $\boxed{\text{Circle}}$.", "C", WORDS, False),
+    (r"$\boxed{0.5}$", "B", NUMBERS, True),  # graded against the content as any answer is: 0.5 = 1/2
+    (r"$\boxed{\sqrt{8}}$", r"\text{(C)}", NUMBERS, True),
+    (r"$\boxed{3}$", "B", NUMBERS, False),  # option A's content
+    (r"$\boxed{B}$", "B", NUMBERS, True),  # a letter is still graded as a letter
+    (r"$\boxed{(A)}$", "B", NUMBERS, False),
+    (r"$\boxed{\text{Plane}}$, which is option (A).", "C", WORDS, False),  # the letter it names decides
+    (r"$\boxed{0.5}$", "B", None, False),  # no options known: 0.5 is not B
+    (r"$\boxed{0.5}$", "0.5", NUMBERS, True),  # a gold that is no letter is graded as it is
+    ("so it is 1/2", "B", NUMBERS, False),  # no box: the fallback is not mapped to an option
+]
+
+
+@pytest.mark.parametrize(
+    "response, gold, options, expected", OPTION_RESPONSES,
+    ids=[f"{g} <- {r[-30:]} ({'options' if o else 'none'})" for r, g, o, _ in OPTION_RESPONSES],
+)  # fmt: skip
+def test_an_answer_holding_an_options_content_is_graded_as_its_letter(pool, response, gold, options, expected):
+    assert grade_responses([response], [gold], pool=pool, options=[options]).correct == [expected]
+
+
+def test_option_sets_must_match_the_responses(pool):
+    with pytest.raises(ValueError, match="2 responses but 1 option sets"):
+        grade_responses(["a", "b"], ["A", "B"], pool=pool, options=[None])
+
+
 # --- A truncated response gets no credit from a fallback, and that is counted.
 
 LOOPING = "so x = 4. But wait, this is not the final"

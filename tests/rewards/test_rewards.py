@@ -18,9 +18,9 @@ def test_registry_holds_the_papers_rewards():
     assert REWARDS.names() == ["all_of", "format", "ground_truth", "inverse", "no_repetition", "python", "random", "ttrl"]
     assert all(REWARDS.entry(name).doc for name in REWARDS)
     # format 2: the paper's readings of R1-template responses and of boxes; ground_truth 2: the R1 reading, 3 and
-    # ttrl 2: no answer from a fallback for a truncated response
+    # ttrl 2: no answer from a fallback for a truncated response; ground_truth 4: option content where options are known
     assert {name: REWARDS.entry(name).version for name in REWARDS} == {
-        "all_of": 1, "format": 2, "ground_truth": 3, "inverse": 1, "no_repetition": 1, "python": 1, "random": 1,
+        "all_of": 1, "format": 2, "ground_truth": 4, "inverse": 1, "no_repetition": 1, "python": 1, "random": 1,
         "ttrl": 2,
     }  # fmt: skip
 
@@ -353,3 +353,12 @@ def test_hydra_instantiates_a_reward():
 def test_doctests(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_ground_truth_grades_an_options_content_as_its_letter_where_the_options_are_given():
+    from rlvr.rewards.functions import ground_truth_reward
+
+    responses, answers = [r"\boxed{\frac{1}{2}}", r"\boxed{3}", r"\boxed{B}"], ["B"] * 3
+    options = [{"A": "3", "B": "0.5"}] * 3
+    assert ground_truth_reward(responses, answers, options=options) == [1.0, 0.0, 1.0]
+    assert ground_truth_reward(responses, answers) == [0.0, 0.0, 1.0]

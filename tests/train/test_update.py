@@ -356,3 +356,16 @@ def test_a_truncated_response_gets_no_ground_truth_reward_from_its_last_number(w
     assert rows.reward.tolist() == [1.0, 0.0] * 8
     assert rows.correct.tolist() == [True, False] * 8  # the accuracy metric reads them alike
     assert metrics["train/reward_mean"] == metrics["train/fallback_denied_truncated"] == 0.5
+
+
+def test_the_trainer_passes_a_problems_options_to_the_reward_and_the_accuracy(world, model_dir, tmp_path):
+    """Gold "B" of options A = 7, B = 5: the scripted group's \\boxed{5} is its content, so it earns the reward
+    and counts as correct; \\boxed{7} (option A's content) does not."""
+    import pandas as pd
+
+    choice = [replace(p, answer="B", options=(("A", "7"), ("B", "5"))) for p in PROBLEMS]
+    trainer = trainer_for(world, model_dir, tmp_path, mini_batch_size=16, problems=choice)
+    metrics = trainer.step(1)
+    rows = pd.read_parquet(tmp_path / "rollouts" / "step_1.parquet")
+    assert rows.reward.tolist() == [1.0, 0.0, 0.0, 0.0] * 4 and rows.correct.tolist() == [True, False, False, False] * 4
+    assert metrics["train/reward_mean"] == metrics["train/accuracy"] == 0.25
