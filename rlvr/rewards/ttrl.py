@@ -51,7 +51,7 @@ def votes_over(param: str) -> Callable[[F], F]:
     return mark
 
 
-@REWARDS.register("ttrl", version=2)
+@REWARDS.register("ttrl", version=3)
 @votes_over("n_votes")
 def ttrl_reward(
     responses: Sequence[str],
@@ -72,7 +72,8 @@ def ttrl_reward(
     in the context's ``answer_format``; ``timeout_s`` and ``num_workers`` configure the grader pool that
     decides which spellings are equal. A kept response the ``truncated`` context marks as cut at the length
     limit has no answer where it would come from a fallback (``answer_tag``: its last number), so it neither
-    votes nor scores (version 1 read it); the other votes carry no such flag and are read as they are.
+    votes nor scores (version 1 read it); so too a vote beyond the group that the ``vote_truncated`` context
+    (per prompt, per vote) marks as cut (version 2 read it).
     Follows ``qwen_eval.py: test_time_train`` (the official fork's ``verify_task ttt``) and
     ``ttt_samples_maker.py``.
 
@@ -93,10 +94,12 @@ def ttrl_reward(
     answer_format = context_answer_format(context)
     voters = [pool if votes_from == "all" else pool[:group] for pool in vote_pools]
     cut = context_truncated(context, responses)
+    vote_cut = _vote_truncated(context, vote_pools)
     extracted = [
-        [_answer(r, answer_format, truncated=i < group and cut[g * group + i]) for i, r in enumerate(pool)]
+        [_answer(r, answer_format, truncated=cut[g * group + i] if i < group else vote_cut[g][i])
+         for i, r in enumerate(pool)]
         for g, pool in enumerate(voters)
-    ]
+    ]  # fmt: skip
     grader = get_grader(num_workers, timeout_s)
 
     def same(preds: list[str], golds: list[str]) -> list[bool]:
@@ -117,6 +120,16 @@ def _answer(response: str, answer_format: str, *, truncated: bool) -> str | None
     if truncated and answers_by_fallback(response, answer_format):
         return None
     return extract_answer(response, answer_format)
+
+
+def _vote_truncated(context: dict[str, Any], vote_pools: Sequence[Sequence[str]]) -> list[list[bool]]:
+    """Per prompt, per vote: whether the ``vote_truncated`` context marks it as cut (all False without one)."""
+    flags = context.get("vote_truncated")
+    if flags is None:
+        return [[False] * len(pool) for pool in vote_pools]
+    if [len(f) for f in flags] != [len(pool) for pool in vote_pools]:
+        raise ValueError("ttrl reward: vote_truncated must hold one flag per vote of each prompt's vote pool")
+    return [[bool(t) for t in f] for f in flags]
 
 
 def _group_size(responses: Sequence[str], vote_pools: Sequence[Sequence[str]]) -> int:

@@ -127,8 +127,7 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ phases
     def generate(self, step: int) -> Rollouts:
-        """G samples for each of this rank's prompts; a reward that votes over more (``ttrl``) gets its
-        ``votes_per_prompt`` sampled in the same engine call, of which the first G are the group."""
+        """G samples per prompt of this rank; a reward that votes over more (``ttrl``) gets them in one call."""
         G = self.alg.group_size
         indices = self.sampler.indices(step)[self.dist.rank :: self.dist.world_size]
         problems = [self.parts.problems[i] for i in indices]
@@ -147,6 +146,7 @@ class GRPOTrainer:
             prompt_tokens=[t for t in tokens for _ in range(G)],
             completions=[c for group in groups for c in group[:G]],
             vote_pools=[[c.text for c in group] for group in groups],
+            vote_truncated=[[c.finish_reason == "length" for c in group] for group in groups],
         )
 
     def score(self, step: int, rollouts: Rollouts, metrics: StepMetrics) -> Scores:
@@ -161,7 +161,7 @@ class GRPOTrainer:
         rewards = self.parts.reward(
             rollouts.responses, answers, seed=self.cfg.seed, step=step, prompt_ids=[p.id for p in rollouts.problems],
             sample_indices=rollouts.sample_indices, answer_format=answer_format, vote_pools=rollouts.vote_pools,
-            truncated=cut, options=options, report=lambda name, total, n: metrics.add_ratio(f"reward/{name}", total, n),
+            vote_truncated=rollouts.vote_truncated, truncated=cut, options=options, report=lambda name, total, n: metrics.add_ratio(f"reward/{name}", total, n),
         )  # fmt: skip
         graded = grade_responses(rollouts.responses, truths, answer_format=answer_format, truncated=cut, options=options)
         by_label = graded if truths == answers else grade_responses(

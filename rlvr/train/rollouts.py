@@ -24,6 +24,7 @@ class Rollouts:
     prompt_tokens: list[list[int]]  # [N]
     completions: list[Completion]  # [N]
     vote_pools: list[list[str]]  # per prompt: every response sampled for it, its G first (more: rlvr.rewards.ttrl)
+    vote_truncated: list[list[bool]]  # per prompt, per vote: cut at the length limit
 
     @property
     def responses(self) -> list[str]:

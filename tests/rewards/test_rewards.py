@@ -18,10 +18,10 @@ def test_registry_holds_the_papers_rewards():
     assert REWARDS.names() == ["all_of", "format", "ground_truth", "inverse", "no_repetition", "python", "random", "ttrl"]
     assert all(REWARDS.entry(name).doc for name in REWARDS)
     # format 2: the paper's readings of R1-template responses and of boxes; ground_truth 2: the R1 reading, 3 and
-    # ttrl 2: no answer from a fallback for a truncated response; ground_truth 4: option content where options are known
+    # ttrl 2: no answer from a fallback for a truncated response (3: votes too); ground_truth 4: options
     assert {name: REWARDS.entry(name).version for name in REWARDS} == {
         "all_of": 1, "format": 2, "ground_truth": 4, "inverse": 1, "no_repetition": 1, "python": 1, "random": 1,
-        "ttrl": 2,
+        "ttrl": 3,
     }  # fmt: skip
 
 

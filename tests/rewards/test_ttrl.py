@@ -179,3 +179,19 @@ def test_a_truncated_kept_response_neither_votes_nor_scores_by_its_last_number()
     cut = reward(pool[:2], ["4", "4"], vote_pools=[pool], answer_format="answer_tag", truncated=[True, False])
     assert cut == [0.0, 0.0]  # 4 has 1 vote left, 7 wins
 
+
+
+def test_a_truncated_vote_beyond_the_group_does_not_vote_by_its_last_number():
+    # Group of 2, two more votes; the extra "x = 7. But" votes 7 by its last number unless it was cut.
+    pool = ["<answer>4", "<answer>7", "<answer>x = 7. But", "<answer>4"]
+    reward = build_reward("ttrl", n_votes=4)
+    uncut = reward(pool[:2], ["4", "4"], vote_pools=[pool], answer_format="answer_tag")
+    assert uncut == [1.0, 0.0]  # 4 and 7 tie at 2 votes; 4 came first
+    flags = [[False, False, False, False]]
+    assert reward(pool[:2], ["4", "4"], vote_pools=[pool], answer_format="answer_tag", vote_truncated=flags) == uncut
+    pool_2 = ["<answer>7", "<answer>4", "<answer>x = 7. But", "<answer>4"]  # 7 first: it wins a tie
+    assert reward(pool_2[:2], ["4", "4"], vote_pools=[pool_2], answer_format="answer_tag") == [1.0, 0.0]
+    cut = [[False, False, True, False]]
+    assert reward(pool_2[:2], ["4", "4"], vote_pools=[pool_2], answer_format="answer_tag", vote_truncated=cut) == [0.0, 1.0]
+    with pytest.raises(ValueError, match="one flag per vote"):
+        reward(pool[:2], ["4", "4"], vote_pools=[pool], answer_format="answer_tag", vote_truncated=[[False]])
