@@ -66,5 +66,19 @@ def log_file() -> Path | None:
     return None
 
 
+def move_log_files(old_dir: Path, new_dir: Path) -> None:
+    """Point the root logger's files in ``old_dir`` at the same names in ``new_dir`` (appending), e.g. a
+    non-zero rank's log from its own Hydra output dir to rank 0's, which it shares from then on."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).parent == Path(old_dir):
+            handler.acquire()
+            try:
+                handler.close()  # reopened at the next record, at the new path
+                handler.baseFilename = str(Path(new_dir) / Path(handler.baseFilename).name)
+                handler.mode = "a"
+            finally:
+                handler.release()
+
+
 def _is_console(handler: logging.Handler) -> bool:
     return isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)

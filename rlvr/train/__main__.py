@@ -84,8 +84,12 @@ def _shared_run_dir(D) -> Path:
     """Rank 0's Hydra output dir, for every rank (their ``${now:}`` timestamps can differ by a second)."""
     mine = Path(HydraConfig.get().runtime.output_dir)
     shared = Path(D.broadcast_from_main(str(mine)))
-    if mine != shared and not any(p.name not in {".hydra", "train.log"} for p in mine.iterdir()):
-        shutil.rmtree(mine, ignore_errors=True)  # an empty twin made by Hydra on a non-zero rank
+    if mine != shared:
+        from rlvr.logs import move_log_files
+
+        move_log_files(mine, shared)  # this rank logs where rank 0 does, as when their timestamps agree
+        if not any(p.name not in {".hydra", "train.log"} for p in mine.iterdir()):
+            shutil.rmtree(mine, ignore_errors=True)  # an empty twin made by Hydra on a non-zero rank
     return shared
 
 

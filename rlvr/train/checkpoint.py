@@ -104,13 +104,15 @@ def load(policy, run_path: Path, step: int) -> TrainerState:
 
 def safe_globals() -> list[Any]:
     """What a checkpoint's pickles may construct besides tensors and plain containers: NumPy's random state
-    (an array), and the ZeRO stage and loss scaler that DeepSpeed keeps in its optimizer files."""
+    (an array), and the ZeRO stage, loss scaler and (ZeRO-1/2) parameter slices' addresses, two integers,
+    that DeepSpeed keeps in its optimizer files."""
     from deepspeed.runtime.fp16.loss_scaler import DynamicLossScaler, LossScaler
     from deepspeed.runtime.zero.config import ZeroStageEnum
+    from deepspeed.utils.tensor_fragment import fragment_address
 
     numpy_core = getattr(np, "_core", None) or np.core  # NumPy 2 renamed it
     numpy_types = [np.ndarray, np.dtype, type(np.dtype(np.uint32)), numpy_core.multiarray._reconstruct]
-    return [*numpy_types, ZeroStageEnum, LossScaler, DynamicLossScaler]
+    return [*numpy_types, ZeroStageEnum, LossScaler, DynamicLossScaler, fragment_address]
 
 
 @contextlib.contextmanager
