@@ -22,6 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 # The real data files (../shared/data here; CI sets RLVR_DATA). Read in place, never copied.
 DATA_DIR = Path(os.environ.get("RLVR_DATA", REPO.parent / "shared" / "data"))
+# The rewards that grade against the data's answer, plain and inside a compound ("ground truth, no Python"):
+# a rule of ground truth must hold in both. For pytest.mark.parametrize("spec", ...).
+GROUND_TRUTH_SPECS = pytest.param({"name": "ground_truth"}, id="ground_truth"), pytest.param(
+    {"name": "all_of", "rewards": [{"name": "ground_truth"}, {"name": "inverse", "reward": {"name": "python"}}]},
+    id="ground_truth_no_python",
+)
 os.environ.setdefault("RLVR_DATA", str(DATA_DIR))
 os.environ.setdefault("DS_ACCELERATOR", "cpu")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -176,10 +176,12 @@ def parse_options(value: Any) -> tuple[tuple[str, str], ...] | str:
         letter = str(key).strip().strip("()").upper()
         if len(letter) != 1 or not letter.isalpha():
             return f"options has a key {key!r} that is not one letter"
-        text = as_text(content) if content is None or isinstance(content, (str, numbers.Number)) else None
+        fault = _cell_fault(f"option {letter}", content)  # the rule for every cell: text or a number
+        if fault is not None:
+            return fault
+        text = as_text(content)
         if text is None or not text.strip():
-            return f"option {letter} is empty" if content is None or isinstance(content, str) else \
-                f"option {letter} is a {type(content).__name__}, not text or a number"
+            return f"option {letter} is empty"
         options.append((letter, text))
     return tuple(options)
 

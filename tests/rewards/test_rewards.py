@@ -4,6 +4,7 @@ import math
 import pytest
 
 import rlvr.rewards
+from conftest import GROUND_TRUTH_SPECS
 import rlvr.rewards.functions as functions
 from rlvr.rewards import REWARDS, build_reward
 
@@ -170,14 +171,7 @@ def test_answer_format_defaults_to_boxed(name):
         ("<answer>the answer is 5", "answer_tag", 1.0),  # "the answer is" marks it
     ],
 )
-@pytest.mark.parametrize(
-    "spec",
-    [
-        {"name": "ground_truth"},
-        {"name": "all_of", "rewards": [{"name": "ground_truth"}, {"name": "inverse", "reward": {"name": "python"}}]},
-    ],
-    ids=["ground_truth", "ground_truth_no_python"],
-)
+@pytest.mark.parametrize("spec", GROUND_TRUTH_SPECS)
 def test_a_truncated_response_gets_no_reward_from_a_fallback(spec, response, answer_format, cut_reward):
     # majority_vote, incorrect and one_shot are ground_truth against other labels: the same rule.
     reward = build_reward(**spec)

@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from conftest import compose_run
+from conftest import GROUND_TRUTH_SPECS, compose_run
 from rlvr.config import TinyArch
 from rlvr.data import Problem
 from rlvr.data.prompts import resolve_prompt
@@ -336,14 +336,7 @@ class CutGroups(ScriptedGroups):
         return [[finished, cut, finished, cut] for _ in prompts]
 
 
-@pytest.mark.parametrize(
-    "spec",
-    [
-        {"name": "ground_truth"},
-        {"name": "all_of", "rewards": [{"name": "ground_truth"}, {"name": "inverse", "reward": {"name": "python"}}]},
-    ],
-    ids=["ground_truth", "ground_truth_no_python"],
-)
+@pytest.mark.parametrize("spec", GROUND_TRUTH_SPECS)
 def test_a_truncated_response_gets_no_ground_truth_reward_from_its_last_number(world, model_dir, tmp_path, spec):
     """The same text without a box scores 1 when it finished (math-verify reads its last number, 5) and 0 when it
     was cut at the length limit ("so the sum is 5" may have gone on "0"): the trainer passes the cut to the reward."""
