@@ -175,6 +175,16 @@ def test_one_update_clips_tie_the_mini_batch_to_the_rollout():
     assert tiny.algorithm.rollout_batch_size == 4 and plan_step(tiny, world_size=1).optimizer_steps_per_rollout == 1
 
 
+@pytest.mark.parametrize(
+    "override", ["algorithm.mini_batch_size=128", "algorithm.epochs_per_rollout=2"],
+)
+def test_an_override_that_breaks_one_update_per_rollout_is_refused(override):
+    # 64 x 16 / 128 = 8 steps, or 1024 / 1024 x 2 epochs = 2: either is no longer "one update"
+    cfg = compose_run("model=qwen2.5_math_7b", "clip=one_update_minibatch", override)
+    with pytest.raises(ConfigError, match="clip=one_update_minibatch means one optimizer step per rollout"):
+        plan_step(cfg, world_size=8)
+
+
 def test_clip_ranges():
     assert (compose_config("clip=standard").clip.low, compose_config("clip=standard").clip.high) == (0.2, 0.2)
     assert compose_config("clip=higher").clip.high == 0.28
