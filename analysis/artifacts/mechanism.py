@@ -9,6 +9,8 @@ when GRPO's clip is on, by amplifying the style it already prefers (the paper's 
 - ``mechanism.csv``: one row per run (variant, setting, seed, code rate and accuracy at the start and the
   end, the mean clip fractions); ``mechanism_summary``: per variant and setting, the mean change with its
   95% interval over seeds and how many seeds raised the code rate by 10 points or more;
+  ``mechanism_paired``: the clip's own effect, the change with the clip minus the change without it (or with
+  one update per rollout), seed by seed: the runs of a seed share their samples' seeds and rewards;
 - ``mechanism_theory`` and ``mechanism_bandit``: the exact expected update of a categorical policy under
   random rewards per clip setting, and the two-choice bandit over many seeds (``analysis.theory``).
 """
@@ -101,6 +103,29 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
                              ignore_index=True)  # fmt: skip
 
 
+def paired_table(runs: pd.DataFrame, reference: str = SETTINGS[("random", "standard")]) -> pd.DataFrame:
+    """Per variant and random-reward setting other than ``reference``: the clip's own effect, seed by seed.
+    Runs of one seed share their sampling seeds and rewards (common random numbers), so the change under
+    the clip minus the change under the other setting, paired by seed, removes what the draws did alike;
+    its mean and 95% bootstrap interval over the pairs. Seeds missing on either side are left out."""
+    rows = []
+    random_settings = [label for (reward, _), label in SETTINGS.items() if reward == "random" and label != reference]
+    for variant, group in runs.groupby("variant", sort=True):
+        with_clip = group[group["setting"] == reference].set_index("seed")
+        for setting in dict.fromkeys(random_settings):
+            other = group[group["setting"] == setting].set_index("seed")
+            seeds = sorted(set(with_clip.index) & set(other.index))
+            if not seeds:
+                continue
+            row = {"variant": variant, "setting": setting, "pairs": len(seeds)}
+            for name in ("code_rate", "accuracy"):
+                differences = (with_clip.loc[seeds, f"{name}_change"] - other.loc[seeds, f"{name}_change"]).tolist()
+                mean, low, high = bootstrap_ci(differences)
+                row |= {f"{name}_clip_minus": mean, f"{name}_low": low, f"{name}_high": high}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 @artifact("mechanism", TITLE)
 def build_mechanism(data: RunData, out: Path) -> Built:
     metrics = mechanism_runs(data)
@@ -115,6 +140,9 @@ def build_mechanism(data: RunData, out: Path) -> Built:
     summary = summary_table(runs)
     built.tables["mechanism_summary"] = summary
     built.files += save_table(summary, out, "mechanism_summary")
+    paired = paired_table(runs)
+    built.tables["mechanism_paired"] = paired
+    built.files += save_table(paired, out, "mechanism_paired")
     return with_theory(built, out)
 
 

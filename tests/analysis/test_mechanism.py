@@ -82,6 +82,18 @@ def test_summary_means_intervals_and_amplifying_seeds_by_hand(built):
     assert list(summary.index) == ["random, clip 0.2", "random, no clip", "ground truth"]  # the figure's order
 
 
+def test_the_clips_own_effect_is_paired_by_seed(built):
+    paired = built.tables["mechanism_paired"].set_index("setting")
+    assert list(paired.index) == ["random, no clip"] and paired.loc["random, no clip", "pairs"] == 3
+    row = paired.loc["random, no clip"]
+    # code: clip +0.15/+0.05/+0.25 minus no clip -0.05/+0.05/0 = 0.20, 0, 0.25 (mean 0.15)
+    assert row["code_rate_clip_minus"] == pytest.approx(0.15)
+    low, high = exact_bootstrap_interval([0.20, 0.0, 0.25])
+    assert (row["code_rate_low"], row["code_rate_high"]) == pytest.approx((low, high), abs=0.011)
+    # accuracy: +0.05/+0.02/+0.09 minus -0.02/+0.01/0 = 0.07, 0.01, 0.09
+    assert row["accuracy_clip_minus"] == pytest.approx((0.07 + 0.01 + 0.09) / 3)
+
+
 def test_curves_theory_and_bandit_are_drawn(built):
     names = {Path(f).name for f in built.files}
     assert {"mechanism.png", "mechanism_theory.png", "mechanism_bandit.png", "mechanism_bandit.csv"} <= names
