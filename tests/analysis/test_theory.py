@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from analysis import theory
 from analysis.theory import (
-    bandit_figure, bandit_simulation, bandit_summary, clipping_bias, enumerated_rollouts,
+    bandit_figure, bandit_simulation, bandit_summary, chance_of_at_least, clipping_bias, enumerated_rollouts,
     expected_update_exact, expected_update_mc, expected_update_with_rule, group_advantages,
     positive_advantage_mass, rollout_update, softmax, surrogate_gradient, surrogate_slope, upper_clip_reachable,
     upper_clip_threshold,
@@ -308,19 +308,30 @@ def test_bandit_simulation_summary_and_figure():
     assert curves["probability"].between(0, 1).all()
     pd.testing.assert_frame_equal(curves, bandit_simulation(seeds=5, rollouts=4, groups=8, seed=1))
     summary = bandit_summary(curves)
-    assert list(summary.columns) == ["mode", "label", "start", "final_mean", "ci_low", "ci_high", "n_seeds"]
+    assert list(summary.columns) == ["mode", "label", "start", "final_mean", "ci_low", "ci_high", "n_seeds",
+                                     "share_up", "chance_4_of_5_up"]  # fmt: skip
+    final = curves[curves["rollout"] == 4].groupby("mode", sort=False)["probability"]
+    assert summary["share_up"].tolist() == pytest.approx([(f >= 0.75 - 1e-12).mean() for _, f in final])
     assert (summary["ci_low"] <= summary["final_mean"]).all() and (summary["final_mean"] <= summary["ci_high"]).all()
     assert (summary["n_seeds"] == 5).all()
     assert isinstance(bandit_figure(curves), Figure)
 
 
+def test_chance_that_enough_seeds_succeed_by_hand():
+    assert chance_of_at_least(4, 5, 0.5) == pytest.approx(6 / 32)  # C(5,4) + C(5,5) of 32 outcomes
+    assert chance_of_at_least(0, 5, 0.3) == pytest.approx(1) and chance_of_at_least(5, 5, 1.0) == 1
+    assert chance_of_at_least(1, 2, 0.9) == pytest.approx(1 - 0.1**2)
+
+
 def test_the_command_writes_the_figures_and_the_table(tmp_path):
     out = tmp_path / "theory"
     result = run_module([sys.executable, "-m", "analysis.theory", "--out", str(out), "--seeds", "3", "--rollouts", "5",
-                         "--priors", "5", "--mc-rollouts", "100"], cwd=REPO, timeout=300)  # fmt: skip
+                         "--groups", "8", "--lr", "0.5", "--priors", "5", "--mc-rollouts", "100"],
+                        cwd=REPO, timeout=300)  # fmt: skip
     for name in ("theory_expected_update.png", "theory_expected_update.pdf", "theory_bandit.png", "theory_bandit.pdf"):
         assert (out / name).stat().st_size > 0, name
     table = pd.read_csv(out / "theory_bandit.csv")
     assert list(table["mode"]) == list(theory.BANDIT_MODES)
     assert (table["start"] == 0.65).all() and (table["n_seeds"] == 3).all()
     assert "final_mean" in result.stdout and "one_update" in result.stdout
+    assert "'groups': 8" in result.stdout and "'lr': 0.5" in result.stdout
