@@ -1,7 +1,9 @@
-"""Small pure functions for the analysis: the paper's curve smoothing and bootstrap intervals."""
+"""Small pure functions for the analysis: the paper's curve smoothing, bootstrap intervals, and how often a
+claim over a few seeds holds."""
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -74,3 +76,14 @@ def mean_with_ci(frame: pd.DataFrame, by: Sequence[str], value: str, **bootstrap
         mean, low, high = bootstrap_ci(group[value].tolist(), **bootstrap)
         rows.append(dict(zip(by, key)) | {"mean": mean, "low": low, "high": high, "n": int(group[value].notna().sum())})
     return pd.DataFrame(rows, columns=[*by, "mean", "low", "high", "n"])
+
+
+def chance_of_at_least(k: int, n: int, share: float) -> float:
+    """P(at least ``k`` of ``n`` independent seeds succeed) when each does with probability ``share``: how
+    often a claim such as "the code rate rises 10 points in 4 of 5 seeds" holds even where the expected
+    effect is real (the bandit's share of rising seeds estimates ``share``).
+
+    >>> round(chance_of_at_least(4, 5, 0.8), 5)  # 0.8^5 + 5 x 0.8^4 x 0.2
+    0.73728
+    """
+    return sum(math.comb(n, j) * share**j * (1 - share) ** (n - j) for j in range(k, n + 1))

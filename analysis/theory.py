@@ -40,7 +40,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from analysis.artifacts import save_figure
-from analysis.stats import bootstrap_ci
+from analysis.stats import bootstrap_ci, chance_of_at_least
 
 ADVANTAGE_DDOF, ADVANTAGE_EPS = 1, 1e-6  # the project's group_advantages defaults
 
@@ -421,17 +421,6 @@ def bandit_simulation(
                                     "rollout": np.repeat(np.arange(rollouts + 1), seeds),
                                     "probability": curve.reshape(-1)}))  # fmt: skip
     return pd.concat(frames, ignore_index=True)
-
-
-def chance_of_at_least(k: int, n: int, share: float) -> float:
-    """P(at least ``k`` of ``n`` independent seeds succeed) when each does with probability ``share``: how
-    often a claim such as "the code rate rises 10 points in 4 of 5 seeds" holds even where the expected
-    effect is real (the bandit's share of rising seeds estimates ``share``).
-
-    >>> round(chance_of_at_least(4, 5, 0.8), 5)  # 0.8^5 + 5 x 0.8^4 x 0.2
-    0.73728
-    """
-    return sum(math.comb(n, j) * share**j * (1 - share) ** (n - j) for j in range(k, n + 1))
 
 
 def bandit_summary(curves: pd.DataFrame, confidence: float = 0.95, rise: float = 0.10) -> pd.DataFrame:

@@ -17,8 +17,9 @@ import torch
 from matplotlib.figure import Figure
 
 from analysis import theory
+from analysis.stats import chance_of_at_least
 from analysis.theory import (
-    bandit_figure, bandit_simulation, bandit_summary, chance_of_at_least, clipping_bias, enumerated_rollouts,
+    bandit_figure, bandit_simulation, bandit_summary, clipping_bias, enumerated_rollouts,
     expected_update_exact, expected_update_mc, expected_update_with_rule, group_advantages,
     positive_advantage_mass, rollout_update, softmax, surrogate_gradient, surrogate_slope, upper_clip_reachable,
     upper_clip_threshold,
