@@ -202,12 +202,14 @@ def up_to_step(metrics: pd.DataFrame, last: int) -> pd.DataFrame:
 
 
 def plot_curves(curves: pd.DataFrame, *, line: str, panels: Sequence[str] = ("model",), title: str,
-                each_run: bool = False, band: bool = False) -> Figure:  # fmt: skip
+                each_run: bool = False, band: bool = False,
+                caption: str = "solid: smoothed over 10 steps; dashed: raw") -> Figure:  # fmt: skip
     """One subplot per metric (rows) and value of ``panels`` (columns), one colour per value of ``line``.
 
     Drawn as the paper's App. A.5 says: the smoothed curve solid, the raw one dashed and transparent (both
     averaged over a line's runs when it has several). ``each_run`` adds each run's smoothed curve thin;
     ``band`` the 95% bootstrap interval over runs per step. Values are fractions, drawn as percentages.
+    ``caption`` goes under the title: what the lines are.
     """
     metrics = list(dict.fromkeys(curves["metric"]))
     cells = _panel_values(curves, panels)
@@ -233,7 +235,7 @@ def plot_curves(curves: pd.DataFrame, *, line: str, panels: Sequence[str] = ("mo
                 ax.set_xlabel("training step")
     fig.legend(list(handles.values()), list(handles), loc="outside lower center", fontsize=8,
                ncol=min(len(handles), 6), title=LINE_NAMES.get(line, line), title_fontsize=8)  # fmt: skip
-    fig.suptitle(f"{title}\n(solid: smoothed over 10 steps; dashed: raw)", fontsize=10)
+    fig.suptitle(f"{title}\n({caption})", fontsize=10)
     return fig
 
 

@@ -131,7 +131,8 @@ def build_mechanism(data: RunData, out: Path) -> Built:
     metrics = mechanism_runs(data)
     columns = [f"eval/{BENCHMARK}/accuracy", f"eval/{BENCHMARK}/code_rate"]
     curves = curve_frame(metrics, columns, keys=["model", "setting"], window=1)
-    fig = plot_curves(curves, line="setting", panels=("model",), title=TITLE, each_run=True, band=True)
+    fig = plot_curves(curves, line="setting", panels=("model",), title=TITLE, each_run=True, band=True,
+                      caption="thick: mean over seeds; thin: each seed; band: 95% bootstrap interval")  # fmt: skip
     built = save_curves(Built("mechanism", TITLE), curves, fig, out, "mechanism")
     runs = run_table(metrics)
     built.tables["mechanism_runs"] = runs
