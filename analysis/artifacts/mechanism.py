@@ -109,10 +109,11 @@ def paired_table(runs: pd.DataFrame, reference: str = SETTINGS[("random", "stand
     the clip minus the change under the other setting, paired by seed, removes what the draws did alike;
     its mean and 95% bootstrap interval over the pairs. Seeds missing on either side are left out."""
     rows = []
-    random_settings = [label for (reward, _), label in SETTINGS.items() if reward == "random" and label != reference]
+    # one label per setting, in the figure's order (both one_update clips are "one update per rollout")
+    others = dict.fromkeys(label for (reward, _), label in SETTINGS.items() if reward == "random" and label != reference)
     for variant, group in runs.groupby("variant", sort=True):
         with_clip = group[group["setting"] == reference].set_index("seed")
-        for setting in dict.fromkeys(random_settings):
+        for setting in others:
             other = group[group["setting"] == setting].set_index("seed")
             seeds = sorted(set(with_clip.index) & set(other.index))
             if not seeds:

@@ -101,3 +101,6 @@ class ClipConfig:
     """The ratio is kept above 1 - low; paper: 0.2."""
     high: float = MISSING
     """The ratio is kept below 1 + high; paper: 0.2; DAPO's clip-higher: 0.28."""
+    steps_per_rollout: int | None = None
+    """The optimizer steps per rollout this setting stands for, checked at plan and start (``one_update_*``: 1,
+    the paper's Sec. 4.2 ablation, where a batch override would silently make it an 8-step run); null: any."""

@@ -62,15 +62,16 @@ def plan_step(cfg: RunConfig, world_size: int) -> StepPlan:
             f"trainer.micro_batch_size={micro} must divide the per-process mini-batch "
             f"(mini_batch_size / processes = {mini} / {world_size} = {mini // world_size})"
         )
-    steps_per_rollout = (rollout * group // mini) * epochs if not problems else 1
-    if cfg.clip.name.startswith("one_update") and steps_per_rollout != 1:
-        # the clip file ties one batch size to the other by interpolation; an override on the command line
+    steps_per_rollout = rollout * group // mini * epochs if not problems else None  # None: arithmetic refused
+    wanted = cfg.clip.steps_per_rollout
+    if wanted is not None and steps_per_rollout is not None and steps_per_rollout != wanted:
+        # a clip file ties one batch size to the other by interpolation; an override on the command line
         # replaces that tie silently, and the run would be an 8-step run under the one-update name
         problems.append(
-            f"clip={cfg.clip.name} means one optimizer step per rollout, but rollout_batch_size x group_size / "
-            f"mini_batch_size x epochs_per_rollout = {rollout} x {group} / {mini} x {epochs} = {steps_per_rollout}: "
-            "an override of algorithm.mini_batch_size, rollout_batch_size or epochs_per_rollout replaced the "
-            "clip file's own; drop it"
+            f"clip={cfg.clip.name} means {wanted} optimizer step(s) per rollout (clip.steps_per_rollout), but "
+            f"rollout_batch_size x group_size / mini_batch_size x epochs_per_rollout = {rollout} x {group} / "
+            f"{mini} x {epochs} = {steps_per_rollout}: an override of algorithm.mini_batch_size, "
+            "rollout_batch_size or epochs_per_rollout replaced the clip file's own; drop it"
         )
     for field, registry, name in (
         ("clip.mode", POLICY_LOSSES, cfg.clip.mode),
@@ -112,7 +113,7 @@ def plan_step(cfg: RunConfig, world_size: int) -> StepPlan:
         samples_per_rank=rollout * group // world_size,
         mini_batch_per_rank=mini // world_size,
         grad_accumulation=mini // (micro * world_size),
-        optimizer_steps_per_rollout=rollout * group // mini * epochs,
+        optimizer_steps_per_rollout=steps_per_rollout,
     )
 
 

@@ -37,6 +37,7 @@ CHANGEABLE = ("paths.", "verbose", "trainer.resume")
 ANY_VALUE = object()
 ADDED_KEYS: dict[str, Any] = {
     "control_name": None,
+    "clip.steps_per_rollout": ANY_VALUE,  # a check at start, not a change to what a run computes
     "algorithm.adam_eps": 1e-8,
     "trainer.logprob_chunk_tokens": ANY_VALUE,
     "trainer.max_consecutive_nonfinite": ANY_VALUE,  # acts only where a run would otherwise train on NaN

@@ -97,7 +97,7 @@ def test_the_clips_own_effect_is_paired_by_seed(built):
 def test_curves_theory_and_bandit_are_drawn(built):
     names = {Path(f).name for f in built.files}
     assert {"mechanism.png", "mechanism_theory.png", "mechanism_bandit.png", "mechanism_bandit.csv"} <= names
-    assert "thin: each seed" in built.figures["mechanism"]._suptitle.get_text()  # no smoothing claimed
+    assert "thin: each seed" in built.figures["mechanism"].get_suptitle()  # no smoothing claimed
     curves = built.tables["mechanism_curves"]
     assert set(curves["setting"]) == {"random, clip 0.2", "random, no clip", "ground truth"}
     bandit = built.tables["mechanism_bandit"]

@@ -176,12 +176,15 @@ def test_one_update_clips_tie_the_mini_batch_to_the_rollout():
 
 
 @pytest.mark.parametrize(
-    "override", ["algorithm.mini_batch_size=128", "algorithm.epochs_per_rollout=2"],
+    "clip,override",
+    [("one_update_minibatch", "algorithm.mini_batch_size=128"), ("one_update_minibatch", "algorithm.epochs_per_rollout=2"),
+     ("one_update_rollout", "algorithm.rollout_batch_size=64")],
 )
-def test_an_override_that_breaks_one_update_per_rollout_is_refused(override):
-    # 64 x 16 / 128 = 8 steps, or 1024 / 1024 x 2 epochs = 2: either is no longer "one update"
-    cfg = compose_run("model=qwen2.5_math_7b", "clip=one_update_minibatch", override)
-    with pytest.raises(ConfigError, match="clip=one_update_minibatch means one optimizer step per rollout"):
+def test_an_override_that_breaks_one_update_per_rollout_is_refused(clip, override):
+    # 64 x 16 / 128 = 8 steps; 1024 / 1024 x 2 epochs = 2; 64 x 16 / 128 = 8: none is "one update" any more
+    cfg = compose_run("model=qwen2.5_math_7b", f"clip={clip}", override)
+    assert cfg.clip.steps_per_rollout == 1
+    with pytest.raises(ConfigError, match=rf"clip={clip} means 1 optimizer step\(s\) per rollout"):
         plan_step(cfg, world_size=8)
 
 
