@@ -64,6 +64,10 @@ def _worker_main(
 
 
 def _forkserver_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
+    # A process that loky started (a job of hydra's joblib launcher) has "loky" as its global start method, and
+    # every multiprocessing child sets its parent's global method first: "cannot find context for 'loky'".
+    if multiprocessing.get_start_method(allow_none=True) not in multiprocessing.get_all_start_methods():
+        multiprocessing.set_start_method(None, force=True)  # the platform's default again
     ctx = multiprocessing.get_context("forkserver")
     # The fork server is one per process; preloading sets what every worker is forked with. It has no
     # effect once something has started the server; workers then import what they need themselves.

@@ -39,7 +39,8 @@ def tiny_runs(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("tiny_runs")
     run_module([sys.executable, "-m", "rlvr.train", "-m", "experiment=tiny_fig1", "reward=ground_truth,random",
-                "trainer.total_steps=2", "eval.every_steps=1", f"paths.output_root={root / 'train'}"], timeout=900)  # fmt: skip
+                "trainer.total_steps=2", "eval.every_steps=1", f"paths.output_root={root / 'train'}",
+                "hydra/launcher=local_pool"], timeout=900)  # fmt: skip
     run_module([sys.executable, "-m", "rlvr.train", "-m", "experiment=tiny_fig4", "method=ttrl", "trainer.total_steps=2",
                 "eval.every_steps=1", f"paths.output_root={root / 'ttrl'}"], timeout=900)  # fmt: skip
     run_module([sys.executable, "-m", "rlvr.evaluate", "-m", "experiment=tiny_table3", f"paths.output_root={root / 'evals'}"])

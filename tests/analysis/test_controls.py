@@ -189,7 +189,8 @@ def test_a_tiny_controls_sweep_is_reported(tmp_path):
     from conftest import run_module  # tests/conftest.py (see tests/analysis/conftest.py)
 
     run_module([sys.executable, "-m", "rlvr.train", "-m", "experiment=controls", "control=ground_truth,random_no_clip",
-                "seed=0,1", "trainer.total_steps=2", f"paths.output_root={tmp_path / 'runs'}"], timeout=900)  # fmt: skip
+                "seed=0,1", "trainer.total_steps=2", f"paths.output_root={tmp_path / 'runs'}", "hydra/launcher=local_pool"],
+               timeout=900)  # fmt: skip
     data = load_runs(tmp_path / "runs", progress=False)
     configs = [yaml.safe_load((Path(path) / "config.yaml").read_text()) for path in data.runs["path"]]
     assert sorted((c["control_name"], c["seed"]) for c in configs) == [

@@ -30,3 +30,11 @@ def set_greeting(greeting: str) -> None:
 
 def greeting() -> str:
     return _greeting
+
+
+def squares_from_a_fresh_pool(n: int) -> list[int]:
+    """What a job of hydra's joblib launcher does when it grades: start a pool of its own, in a loky worker."""
+    from rlvr.rewards.pool import WorkerPool
+
+    with WorkerPool(square_or_hang, num_workers=1, timeout_s=30.0) as pool:
+        return pool.run([(i,) for i in range(n)])

@@ -4,7 +4,7 @@ score within a deadline, the grader scores it 0 (counted as a timeout where its 
 answers mixed in still grade right, and the grader's pool answers promptly afterwards.
 
 Deadlines: a reading in the trainer process (the string helpers, the string rules) is linear in the text, a
-few seconds for 2 MB on one loaded core, so ``IN_PROCESS_S`` per call; a grading call sends at most one task
+few seconds for 1 MB on one loaded core, so ``IN_PROCESS_S`` per call; a grading call sends at most one task
 per distinct response to the workers, each killed ``TIMEOUT_S`` after it started, two at a time, so a call of
 n responses ends within ``ceil(n / WORKERS) * TIMEOUT_S`` plus the in-process reading (``SLACK_S``).
 """
@@ -53,11 +53,12 @@ CORPUS = {
     "100k boxes": r"\boxed{1}" * 100_000,
 }
 # the megabyte ones (slow: seconds each in the trainer process)
+# (a megabyte is about 250k tokens: 80 times the paper's longest response, and every reading is linear in it)
 BIG = {
-    "2 MB of one letter": "a" * 2 * MB,
-    "2 MB of digits in a box": r"\boxed{" + "1" * 2 * MB + "}",
-    "2 MB of spaced digits": "1 " * MB,
-    "2 MB looping": "Let me compute. " * (2 * MB // 16),
+    "1 MB of one letter": "a" * MB,
+    "1 MB of digits in a box": r"\boxed{" + "1" * MB + "}",
+    "1 MB of spaced digits": "1 " * (MB // 2),
+    "1 MB looping": "Let me compute. " * (MB // 16),
 }
 # (response, correct against GOLD): the sane answers mixed in with the junk
 SANE = [

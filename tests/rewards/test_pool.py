@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _pool_tasks import HANG, fail_on_zero, greeting, set_greeting, square_or_hang
+from _pool_tasks import HANG, fail_on_zero, greeting, set_greeting, square_or_hang, squares_from_a_fresh_pool
 
 import rlvr.rewards.pool as pool_module
 from rlvr.rewards.pool import WorkerPool
@@ -34,6 +34,18 @@ def test_a_hanging_task_is_killed_and_the_rest_of_its_chunk_runs():
 def test_each_worker_runs_the_initializer_before_its_tasks():
     with WorkerPool(greeting, num_workers=2, timeout_s=5.0, initializer=set_greeting, initargs=("hello",)) as pool:
         assert pool.run([()] * 4) == ["hello"] * 4
+
+
+def test_a_pool_starts_inside_a_loky_worker():
+    # hydra/launcher=local_pool runs each job in a loky worker, whose global start method is "loky": every
+    # multiprocessing child of it failed with "cannot find context for 'loky'" before the pool reset it.
+    from joblib.externals.loky import get_reusable_executor
+
+    executor = get_reusable_executor(max_workers=1, reuse=False)
+    try:
+        assert executor.submit(squares_from_a_fresh_pool, 5).result(timeout=120) == [0, 1, 4, 9, 16]
+    finally:
+        executor.shutdown(wait=True)
 
 
 def test_a_task_that_raises_gets_the_error_result_and_is_no_timeout():

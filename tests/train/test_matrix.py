@@ -26,13 +26,15 @@ CLIPS = sorted(f.stem for f in (CONF / "clip").glob("*.yaml"))
 REWARDS = sorted(f.stem for f in (CONF / "reward").glob("*.yaml"))
 # Two steps, a small held-out set, no checkpoint before the end: the cheapest real run.
 QUICK = ["trainer.total_steps=2", "trainer.checkpoint_every=100", "data.heldout_size=16"]
+# Two runs at a time, one thread each: what a user's CPU sweep does (conf/hydra/launcher/local_pool.yaml).
+SIDE_BY_SIDE = "hydra/launcher=local_pool"
 
 
 def sweep(tmp_path: Path, *overrides: str) -> dict[str, object]:
     """Run ``python -m rlvr.train -m ...``; the run records by job, keyed by run name."""
     run_module(
         [sys.executable, "-m", "rlvr.train", "-m", f"paths.output_root={tmp_path}",
-         f"paths.labels_dir={tmp_path / 'labels'}", *QUICK, *overrides],
+         f"paths.labels_dir={tmp_path / 'labels'}", SIDE_BY_SIDE, *QUICK, *overrides],
         timeout=1500,
     )  # fmt: skip
     runs = [read_run(p.parent) for p in sorted(tmp_path.rglob("metrics.jsonl"))]
@@ -147,7 +149,7 @@ def test_an_experiment_file_launches_its_sweep(tmp_path):
     # Hydra's own sweeper reads hydra.sweeper.params: tiny_fig10 is five runs, one per gamma.
     run_module(
         [sys.executable, "-m", "rlvr.train", "-m", "experiment=tiny_fig10", f"paths.output_root={tmp_path}",
-         "trainer.total_steps=1", "data.heldout_size=8"],
+         "trainer.total_steps=1", "data.heldout_size=8", SIDE_BY_SIDE],
         timeout=900,
     )  # fmt: skip
     runs = [read_run(p.parent) for p in sorted(tmp_path.rglob("metrics.jsonl"))]
