@@ -259,6 +259,18 @@ def test_plan_on_slurm_prints_each_jobs_resources_and_splits_shapes_into_arrays(
     assert {run.sbatch for run, _ in tiny} == {"nodes=1 tasks/node=2 cpus/task=1 mem(GB)=8 time=60min"}
 
 
+def test_tiny_mechanism_runs_two_at_a_time_unless_the_command_names_a_launcher():
+    from hydra import compose, initialize_config_dir
+
+    def launcher(*overrides: str) -> str:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return compose("config", overrides=list(overrides), return_hydra_config=True).hydra.launcher._target_
+
+    assert launcher("experiment=tiny_mechanism").endswith("JoblibLauncher")
+    assert launcher("experiment=tiny_mechanism", "hydra/launcher=slurm_cpu") == "hydra_plugins.rlvr_launcher.SlurmLauncher"
+    assert launcher("experiment=tiny_fig1").endswith("BasicLauncher")
+
+
 def test_tiny_mechanism_switches_only_the_clip_between_random_settings():
     """3 variants x 4 settings x 5 seeds. The random settings differ in the objective and nothing else, except
     one update per rollout, whose mini-batch is the whole rollout (128 samples): 1 optimizer step, not 8."""
